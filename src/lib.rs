@@ -1,0 +1,11 @@
+//! feedwatch: polls news feeds, stores every item once, groups stories and alerts on topics.
+//!
+//! The modules follow the pipeline (DESIGN.md §1):
+//! [`config`] → [`schedule`] → [`fetch`] → [`parse`] → [`identity`] → [`store`] (ingest,
+//! stories, topic matching, outbox) → [`notify`] (dispatcher and notifiers). [`daemon`] wires
+//! them into the long-running service; [`poll`] is one poll of one feed, start to finish.
+
+pub mod config;
+pub mod identity;
+pub mod schedule;
+pub mod topics;

@@ -1,0 +1,325 @@
+//! When each feed is next due. Pure: no clock, no I/O; callers pass `now`.
+//!
+//! Users write standard 5-field crontab (`*/15 * * * *`) or 6 fields with seconds first.
+//! The `cron` crate only reads the 6/7-field form and numbers weekdays 1–7 from Sunday, so
+//! [`CronExpr::parse`] translates crontab into that form. Other differences from Vixie cron
+//! that we keep and document: day-of-month and day-of-week are ANDed, a time that falls in a
+//! DST gap is skipped and one in the repeated hour fires twice.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use siphasher::sip::SipHasher13;
+
+/// A compiled cron expression, plus the text the user wrote (for messages).
+#[derive(Clone)]
+pub struct CronExpr {
+    source: String,
+    schedule: cron::Schedule,
+}
+
+impl fmt::Debug for CronExpr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CronExpr({:?})", self.source)
+    }
+}
+
+impl CronExpr {
+    pub fn parse(expr: &str) -> Result<Self, String> {
+        let expr = expr.trim();
+        let fields: Vec<&str> = expr.split_whitespace().collect();
+        let translated = if expr.starts_with('@') {
+            expr.to_string()
+        } else {
+            match fields.len() {
+                5 => {
+                    let dow = crontab_weekdays(fields[4])?;
+                    format!(
+                        "0 {} {} {} {} {}",
+                        fields[0], fields[1], fields[2], fields[3], dow
+                    )
+                }
+                6 | 7 => fields.join(" "),
+                n => {
+                    return Err(format!(
+                        "expected 5 fields (minute hour day month weekday) or 6 with seconds first, found {n}"
+                    ));
+                }
+            }
+        };
+        let schedule = cron::Schedule::from_str(&translated)
+            .map_err(|e| format!("invalid cron expression `{expr}`: {e}"))?;
+        // An expression that never fires (e.g. 30 February) would silently stop a feed.
+        if schedule.upcoming(Utc).next().is_none() {
+            return Err(format!("cron expression `{expr}` never fires"));
+        }
+        Ok(Self {
+            source: expr.to_string(),
+            schedule,
+        })
+    }
+
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// The first firing strictly after `after`, reading the expression in `tz`.
+    pub fn next_after(&self, after: DateTime<Utc>, tz: Tz) -> Option<DateTime<Utc>> {
+        self.schedule
+            .after(&after.with_timezone(&tz))
+            .next()
+            .map(|t| t.with_timezone(&Utc))
+    }
+
+    /// Distance between the next two firings after `after`: the feed's polling period.
+    pub fn period_after(&self, after: DateTime<Utc>, tz: Tz) -> Option<Duration> {
+        let mut it = self.schedule.after(&after.with_timezone(&tz));
+        let a = it.next()?;
+        let b = it.next()?;
+        (b - a).to_std().ok()
+    }
+}
+
+/// Crontab weekday field (0–7, 0 and 7 = Sunday) into the cron crate's (1–7, 1 = Sunday).
+/// Names (MON-FRI) and `*`/`?` pass through; step values are not weekdays and stay as they are.
+fn crontab_weekdays(field: &str) -> Result<String, String> {
+    let mut out = Vec::new();
+    for part in field.split(',') {
+        let (base, step) = match part.split_once('/') {
+            Some((b, s)) => (b, Some(s)),
+            None => (part, None),
+        };
+        let step_suffix = step.map(|s| format!("/{s}")).unwrap_or_default();
+        let num = |s: &str| -> Result<Option<u32>, String> {
+            if s.chars().all(|c| c.is_ascii_digit()) && !s.is_empty() {
+                let n: u32 = s.parse().map_err(|_| format!("bad weekday `{s}`"))?;
+                if n > 7 {
+                    return Err(format!("weekday {n} out of range 0-7"));
+                }
+                Ok(Some(n))
+            } else {
+                Ok(None)
+            }
+        };
+        match base.split_once('-') {
+            Some((a, b)) => match (num(a)?, num(b)?) {
+                (Some(a), Some(b)) => {
+                    if a > b {
+                        return Err(format!("weekday range {a}-{b} runs backwards"));
+                    }
+                    if b == 7 && a > 0 {
+                        // `5-7` (Fri–Sun) crosses the crate's week boundary: split it.
+                        out.push(format!("{}-7{step_suffix}", a + 1));
+                        out.push("1".to_string());
+                    } else {
+                        let b = if b == 7 { 7 } else { b + 1 };
+                        out.push(format!("{}-{}{step_suffix}", a + 1, b));
+                    }
+                }
+                (None, None) => out.push(part.to_string()),
+                _ => return Err(format!("weekday range `{base}` mixes names and numbers")),
+            },
+            None => match num(base)? {
+                Some(n) => out.push(format!("{}{step_suffix}", if n == 7 { 1 } else { n + 1 })),
+                None => out.push(part.to_string()),
+            },
+        }
+    }
+    Ok(out.join(","))
+}
+
+/// A small, stable per-feed offset so that feeds sharing a cron tick do not hit a host at the
+/// same instant: up to a tenth of the period, at most 60 s. Stable across runs (fixed-key
+/// SipHash), so the publisher sees a regular interval.
+pub fn jitter(feed_name: &str, period: Duration) -> Duration {
+    use std::hash::Hasher;
+    let max = (period / 10).min(Duration::from_secs(60));
+    if max.is_zero() {
+        return Duration::ZERO;
+    }
+    let mut h = SipHasher13::new_with_keys(0x6665_6564, 0x7761_7463);
+    h.write(feed_name.as_bytes());
+    let millis = h.finish() % (max.as_millis() as u64).max(1);
+    Duration::from_millis(millis)
+}
+
+/// Delay after `consecutive_errors` failures in a row: 1 min doubling, capped at 24 h.
+/// Polling never stops for good; the cap keeps a dead host from being hammered.
+pub fn error_backoff(consecutive_errors: u32) -> Duration {
+    let exp = consecutive_errors.saturating_sub(1).min(20);
+    Duration::from_secs(60u64.saturating_mul(1u64 << exp)).min(Duration::from_secs(24 * 3600))
+}
+
+/// What the scheduler needs to know about the last poll to place the next one.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PollResult {
+    pub consecutive_errors: u32,
+    /// A server's "not before" (Retry-After on 429/503).
+    pub not_before: Option<DateTime<Utc>>,
+}
+
+/// The next poll: the next cron tick plus the feed's jitter, pushed back by error backoff and
+/// by a server's Retry-After.
+pub fn next_poll(
+    cron: &CronExpr,
+    tz: Tz,
+    feed_name: &str,
+    now: DateTime<Utc>,
+    last: PollResult,
+) -> DateTime<Utc> {
+    let tick = cron
+        .next_after(now, tz)
+        .unwrap_or(now + chrono::Duration::hours(24));
+    let period = cron
+        .period_after(now, tz)
+        .unwrap_or(Duration::from_secs(3600));
+    let mut next = tick + chrono::Duration::from_std(jitter(feed_name, period)).unwrap_or_default();
+    if last.consecutive_errors > 0 {
+        let backoff = chrono::Duration::from_std(error_backoff(last.consecutive_errors))
+            .unwrap_or_else(|_| chrono::Duration::hours(24));
+        next = next.max(now + backoff);
+    }
+    if let Some(nb) = last.not_before {
+        next = next.max(nb);
+    }
+    next
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn five_field_crontab_is_read_as_minutes() {
+        let c = CronExpr::parse("*/15 * * * *").unwrap();
+        assert_eq!(
+            c.next_after(at("2026-01-01T10:07:30Z"), Tz::UTC),
+            Some(at("2026-01-01T10:15:00Z"))
+        );
+    }
+
+    #[test]
+    fn six_field_has_seconds_first() {
+        let c = CronExpr::parse("30 * * * * *").unwrap();
+        assert_eq!(
+            c.next_after(at("2026-01-01T10:07:00Z"), Tz::UTC),
+            Some(at("2026-01-01T10:07:30Z"))
+        );
+    }
+
+    #[test]
+    fn crontab_weekdays_follow_vixie_numbering() {
+        // 2026-01-03 is a Saturday. `1-5` is Monday to Friday in crontab.
+        let c = CronExpr::parse("0 9 * * 1-5").unwrap();
+        assert_eq!(
+            c.next_after(at("2026-01-03T00:00:00Z"), Tz::UTC),
+            Some(at("2026-01-05T09:00:00Z"))
+        );
+        // 0 and 7 are both Sunday.
+        for expr in ["0 9 * * 0", "0 9 * * 7"] {
+            let c = CronExpr::parse(expr).unwrap();
+            assert_eq!(
+                c.next_after(at("2026-01-03T00:00:00Z"), Tz::UTC),
+                Some(at("2026-01-04T09:00:00Z")),
+                "{expr}"
+            );
+        }
+        // 5-7 is Friday to Sunday.
+        let c = CronExpr::parse("0 9 * * 5-7").unwrap();
+        assert_eq!(
+            c.next_after(at("2026-01-04T10:00:00Z"), Tz::UTC),
+            Some(at("2026-01-09T09:00:00Z"))
+        );
+        assert_eq!(crontab_weekdays("*/2").unwrap(), "*/2");
+        assert_eq!(crontab_weekdays("MON-FRI").unwrap(), "MON-FRI");
+    }
+
+    #[test]
+    fn timezone_is_honoured() {
+        let c = CronExpr::parse("0 8 * * *").unwrap();
+        let tz: Tz = "Europe/Berlin".parse().unwrap();
+        // 08:00 in Berlin in winter is 07:00 UTC.
+        assert_eq!(
+            c.next_after(at("2026-01-01T00:00:00Z"), tz),
+            Some(at("2026-01-01T07:00:00Z"))
+        );
+    }
+
+    #[test]
+    fn bad_expressions_are_refused_with_a_reason() {
+        assert!(
+            CronExpr::parse("* * *")
+                .unwrap_err()
+                .contains("expected 5 fields")
+        );
+        assert!(CronExpr::parse("61 * * * *").is_err());
+        assert!(
+            CronExpr::parse("0 0 * * 9")
+                .unwrap_err()
+                .contains("out of range")
+        );
+        assert!(
+            CronExpr::parse("0 0 30 2 *")
+                .unwrap_err()
+                .contains("never fires")
+        );
+    }
+
+    #[test]
+    fn jitter_is_stable_bounded_and_spreads_feeds() {
+        let p = Duration::from_secs(900);
+        assert_eq!(jitter("a", p), jitter("a", p));
+        assert!(jitter("a", p) < Duration::from_secs(60));
+        let distinct: std::collections::HashSet<_> =
+            (0..50).map(|i| jitter(&format!("feed{i}"), p)).collect();
+        assert!(distinct.len() > 40);
+        assert_eq!(jitter("a", Duration::from_millis(5)), Duration::ZERO);
+    }
+
+    #[test]
+    fn errors_back_off_exponentially_up_to_a_day() {
+        assert_eq!(error_backoff(1), Duration::from_secs(60));
+        assert_eq!(error_backoff(2), Duration::from_secs(120));
+        assert_eq!(error_backoff(5), Duration::from_secs(960));
+        assert_eq!(error_backoff(100), Duration::from_secs(86400));
+    }
+
+    #[test]
+    fn next_poll_combines_tick_backoff_and_retry_after() {
+        let c = CronExpr::parse("*/5 * * * *").unwrap();
+        let now = Utc.with_ymd_and_hms(2026, 1, 1, 10, 0, 30).unwrap();
+        let ok = next_poll(&c, Tz::UTC, "f", now, PollResult::default());
+        assert!(ok >= at("2026-01-01T10:05:00Z") && ok < at("2026-01-01T10:05:31Z"));
+        let failing = next_poll(
+            &c,
+            Tz::UTC,
+            "f",
+            now,
+            PollResult {
+                consecutive_errors: 6,
+                not_before: None,
+            },
+        );
+        assert!(failing >= now + chrono::Duration::minutes(32));
+        let nb = at("2026-01-01T12:00:00Z");
+        let limited = next_poll(
+            &c,
+            Tz::UTC,
+            "f",
+            now,
+            PollResult {
+                consecutive_errors: 0,
+                not_before: Some(nb),
+            },
+        );
+        assert_eq!(limited, nb);
+    }
+}

@@ -6,6 +6,8 @@
 //! them into the long-running service; [`poll`] is one poll of one feed, start to finish.
 
 pub mod config;
+pub mod fetch;
 pub mod identity;
+pub mod parse;
 pub mod schedule;
 pub mod topics;

@@ -1,0 +1,324 @@
+//! HTTP: one conditional GET of a feed, redirects followed by hand, body capped.
+//!
+//! Redirects are followed here rather than by reqwest so that we know whether every hop was
+//! permanent (301/308): only then has the feed moved for good (DESIGN.md §6).
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use reqwest::StatusCode;
+use reqwest::header::{self, HeaderMap, HeaderValue};
+use url::Url;
+
+const MAX_REDIRECTS: usize = 5;
+const ACCEPT: &str = "application/rss+xml, application/atom+xml, application/feed+json, \
+application/json;q=0.9, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5";
+
+/// Cache validators from the last complete response, sent back as If-None-Match /
+/// If-Modified-Since exactly as received.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Validators {
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+}
+
+#[derive(Debug)]
+pub enum Outcome {
+    /// 2xx with the whole body.
+    Body {
+        body: Vec<u8>,
+        content_type: Option<String>,
+        validators: Validators,
+    },
+    /// 304: the feed is unchanged since the validators we sent.
+    NotModified,
+    /// 410: the publisher removed the feed; stop polling and tell the operator.
+    Gone,
+}
+
+#[derive(Debug)]
+pub struct Response {
+    pub outcome: Outcome,
+    pub status: u16,
+    /// Set when every redirect hop was permanent: the feed's new address.
+    pub moved_to: Option<Url>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("HTTP {status}{}", retry_after.map(|t| format!(" (retry after {})", t.to_rfc3339())).unwrap_or_default())]
+    Status {
+        status: u16,
+        retry_after: Option<DateTime<Utc>>,
+    },
+    #[error("body exceeds the {limit}-byte cap (counted after decompression)")]
+    TooLarge { limit: u64 },
+    #[error("no complete response within {0:?}")]
+    Timeout(Duration),
+    #[error("redirect loop at {0}")]
+    RedirectLoop(Url),
+    #[error("more than {MAX_REDIRECTS} redirects")]
+    TooManyRedirects,
+    #[error("redirect without a usable Location header")]
+    BadRedirect,
+    #[error("{0}")]
+    Network(String),
+}
+
+impl FetchError {
+    pub fn http_status(&self) -> Option<u16> {
+        match self {
+            FetchError::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    pub fn retry_after(&self) -> Option<DateTime<Utc>> {
+        match self {
+            FetchError::Status { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+}
+
+/// Settings the fetcher takes from `[daemon]`.
+#[derive(Debug, Clone)]
+pub struct FetchSettings {
+    pub user_agent: String,
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+    pub max_body: u64,
+}
+
+#[derive(Clone)]
+pub struct Fetcher {
+    client: reqwest::Client,
+    settings: FetchSettings,
+}
+
+impl Fetcher {
+    pub fn new(settings: FetchSettings) -> anyhow::Result<Self> {
+        let client = reqwest::Client::builder()
+            .user_agent(&settings.user_agent)
+            .redirect(reqwest::redirect::Policy::none())
+            .referer(false)
+            .connect_timeout(settings.connect_timeout)
+            .timeout(settings.timeout)
+            .build()
+            .map_err(|e| anyhow::anyhow!("building the HTTP client: {e}"))?;
+        Ok(Self { client, settings })
+    }
+
+    /// GET `url`, sending `validators` back. The whole exchange, redirects and body included,
+    /// must finish within the configured timeout.
+    pub async fn fetch(&self, url: &Url, validators: &Validators) -> Result<Response, FetchError> {
+        let limit = self.settings.timeout;
+        match tokio::time::timeout(limit, self.fetch_inner(url, validators)).await {
+            Ok(r) => r,
+            Err(_) => Err(FetchError::Timeout(limit)),
+        }
+    }
+
+    async fn fetch_inner(
+        &self,
+        url: &Url,
+        validators: &Validators,
+    ) -> Result<Response, FetchError> {
+        let mut current = url.clone();
+        let mut visited = HashSet::from([current.clone()]);
+        let mut all_permanent = true;
+        for _hop in 0..=MAX_REDIRECTS {
+            let resp = self
+                .client
+                .get(current.clone())
+                .headers(request_headers(validators))
+                .send()
+                .await
+                .map_err(|e| FetchError::Network(describe(&e)))?;
+            let status = resp.status();
+            if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
+                let next = resp
+                    .headers()
+                    .get(header::LOCATION)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|loc| current.join(loc).ok())
+                    .ok_or(FetchError::BadRedirect)?;
+                all_permanent &= is_permanent_redirect(status);
+                if !visited.insert(next.clone()) {
+                    return Err(FetchError::RedirectLoop(next));
+                }
+                current = next;
+                continue;
+            }
+            let moved_to = (all_permanent && current != *url).then(|| current.clone());
+            return self.finish(resp, moved_to).await;
+        }
+        Err(FetchError::TooManyRedirects)
+    }
+
+    async fn finish(
+        &self,
+        mut resp: reqwest::Response,
+        moved_to: Option<Url>,
+    ) -> Result<Response, FetchError> {
+        let status = resp.status();
+        let code = status.as_u16();
+        let outcome = match status {
+            StatusCode::NOT_MODIFIED => Outcome::NotModified,
+            StatusCode::GONE => Outcome::Gone,
+            s if s.is_success() => {
+                let headers = resp.headers();
+                let text = |h| {
+                    headers
+                        .get(h)
+                        .and_then(|v: &HeaderValue| v.to_str().ok())
+                        .map(str::to_string)
+                };
+                let validators = Validators {
+                    etag: text(header::ETAG),
+                    last_modified: text(header::LAST_MODIFIED),
+                };
+                let content_type = text(header::CONTENT_TYPE);
+                let body = read_capped(&mut resp, self.settings.max_body).await?;
+                Outcome::Body {
+                    body,
+                    content_type,
+                    validators,
+                }
+            }
+            _ => {
+                let retry_after = resp
+                    .headers()
+                    .get(header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| parse_retry_after(v, Utc::now()));
+                return Err(FetchError::Status {
+                    status: code,
+                    retry_after,
+                });
+            }
+        };
+        Ok(Response {
+            outcome,
+            status: code,
+            moved_to,
+        })
+    }
+}
+
+fn request_headers(v: &Validators) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    h.insert(header::ACCEPT, HeaderValue::from_static(ACCEPT));
+    if let Some(etag) = v
+        .etag
+        .as_deref()
+        .and_then(|e| HeaderValue::from_str(e).ok())
+    {
+        h.insert(header::IF_NONE_MATCH, etag);
+    }
+    if let Some(lm) = v
+        .last_modified
+        .as_deref()
+        .and_then(|e| HeaderValue::from_str(e).ok())
+    {
+        h.insert(header::IF_MODIFIED_SINCE, lm);
+    }
+    h
+}
+
+/// Read the body chunk by chunk, counting decompressed bytes, and stop at the cap: a gzip bomb
+/// or an endless body costs at most `limit` bytes of memory.
+async fn read_capped(resp: &mut reqwest::Response, limit: u64) -> Result<Vec<u8>, FetchError> {
+    let mut body = Vec::new();
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| FetchError::Network(describe(&e)))?
+    {
+        if body.len() as u64 + chunk.len() as u64 > limit {
+            return Err(FetchError::TooLarge { limit });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+fn is_permanent_redirect(s: StatusCode) -> bool {
+    matches!(
+        s,
+        StatusCode::MOVED_PERMANENTLY | StatusCode::PERMANENT_REDIRECT
+    )
+}
+
+/// reqwest's Display hides the cause ("error sending request"); the chain says what failed.
+fn describe(e: &reqwest::Error) -> String {
+    let mut msg = if e.is_timeout() {
+        "timed out".to_string()
+    } else {
+        e.to_string()
+    };
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        src = s.source();
+    }
+    msg
+}
+
+/// Retry-After is either delay-seconds or an HTTP-date.
+pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let v = value.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(now + chrono::Duration::seconds(secs.min(30 * 86400) as i64));
+    }
+    DateTime::parse_from_rfc2822(v)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_seconds_and_dates() {
+        let now = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(
+            parse_retry_after("120", now),
+            Some(now + chrono::Duration::seconds(120))
+        );
+        assert_eq!(
+            parse_retry_after("Thu, 01 Jan 2026 01:00:00 GMT", now),
+            Some(now + chrono::Duration::hours(1))
+        );
+        assert_eq!(parse_retry_after("soon", now), None);
+    }
+
+    #[test]
+    fn validators_are_sent_back_verbatim() {
+        let h = request_headers(&Validators {
+            etag: Some("W/\"abc\"".into()),
+            last_modified: Some("Wed, 21 Oct 2015 07:28:00 GMT".into()),
+        });
+        assert_eq!(h[header::IF_NONE_MATCH], "W/\"abc\"");
+        assert_eq!(
+            h[header::IF_MODIFIED_SINCE],
+            "Wed, 21 Oct 2015 07:28:00 GMT"
+        );
+        assert!(
+            h[header::ACCEPT]
+                .to_str()
+                .unwrap()
+                .contains("application/atom+xml")
+        );
+        assert!(
+            request_headers(&Validators::default())
+                .get(header::IF_NONE_MATCH)
+                .is_none()
+        );
+    }
+}

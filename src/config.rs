@@ -121,6 +121,11 @@ impl Secret {
     pub fn expose(&self) -> &str {
         &self.0
     }
+
+    #[doc(hidden)]
+    pub fn for_tests(s: &str) -> Self {
+        Self(s.to_string())
+    }
 }
 
 impl fmt::Debug for Secret {

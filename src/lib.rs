@@ -6,8 +6,12 @@
 //! them into the long-running service; [`poll`] is one poll of one feed, start to finish.
 
 pub mod config;
+pub mod daemon;
 pub mod fetch;
 pub mod identity;
+pub mod notify;
 pub mod parse;
+pub mod poll;
 pub mod schedule;
+pub mod store;
 pub mod topics;

@@ -1,0 +1,303 @@
+//! One poll of one feed, start to finish: fetch → parse → identity → store (with matching and
+//! outbox) → next poll time. Used by the daemon's scheduler and by `feedwatch poll`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use chrono::Utc;
+use serde::Serialize;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use url::Url;
+
+use crate::config::{Config, FeedConfig};
+use crate::fetch::{FetchSettings, Fetcher, Outcome};
+use crate::identity::{IdentityInput, canonical_url, content_hash, item_keys};
+use crate::parse::{ParsedItem, parse_feed};
+use crate::schedule;
+use crate::store::{IngestSummary, NewItem, PollRecord, PollResult, Store, ingest, queries};
+
+/// What a poll came to, as shown by `poll --json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct FeedReport {
+    pub name: String,
+    /// ok | not_modified | gone | error
+    pub status: String,
+    pub http_status: Option<u16>,
+    pub new_items: usize,
+    pub error: Option<String>,
+    #[serde(skip)]
+    pub alerts_created: usize,
+}
+
+/// Shared by every poll: the store, the config and one HTTP client.
+#[derive(Clone)]
+pub struct Poller {
+    pub store: Arc<Store>,
+    pub config: Arc<Config>,
+    fetcher: Fetcher,
+    limits: Arc<Limits>,
+}
+
+impl Poller {
+    pub fn new(store: Arc<Store>, config: Arc<Config>) -> anyhow::Result<Self> {
+        let d = &config.daemon;
+        let fetcher = Fetcher::new(FetchSettings {
+            user_agent: d.user_agent.clone(),
+            timeout: d.timeout,
+            connect_timeout: d.connect_timeout,
+            max_body: d.max_body,
+        })?;
+        let limits = Arc::new(Limits::new(d.concurrency, d.per_host));
+        Ok(Self {
+            store,
+            config,
+            fetcher,
+            limits,
+        })
+    }
+
+    /// Poll `feed` within the global and per-host limits. Never fails: every problem becomes
+    /// the feed's error, recorded in the store.
+    pub async fn poll(&self, feed: &FeedConfig) -> FeedReport {
+        let name = feed.name.clone();
+        match self.poll_inner(feed).await {
+            Ok(r) => r,
+            Err(e) => {
+                let error = format!("{e:#}");
+                tracing::error!(feed = %name, %error, "poll failed to record");
+                FeedReport {
+                    name,
+                    status: "error".into(),
+                    http_status: None,
+                    new_items: 0,
+                    error: Some(error),
+                    alerts_created: 0,
+                }
+            }
+        }
+    }
+
+    async fn poll_inner(&self, feed: &FeedConfig) -> anyhow::Result<FeedReport> {
+        let name = feed.name.clone();
+        let row = self.store.run(move |c| queries::feed_row(c, &name)).await?;
+        let (url, validators, errors_before) = match &row {
+            Some(r) => (
+                Url::parse(&r.url).unwrap_or_else(|_| feed.url.clone()),
+                r.validators.clone(),
+                r.consecutive_errors,
+            ),
+            None => (feed.url.clone(), Default::default(), 0),
+        };
+        let _permits = self.limits.acquire(url.host_str().unwrap_or("")).await;
+
+        let fetched = self.fetcher.fetch(&url, &validators).await;
+        let now = Utc::now();
+        let (result, http_status, moved_to, items, not_before) = match fetched {
+            Ok(resp) => {
+                let moved_to = resp.moved_to.as_ref().map(Url::to_string);
+                let base = resp.moved_to.clone().unwrap_or_else(|| url.clone());
+                match resp.outcome {
+                    Outcome::NotModified => (
+                        PollResult::NotModified,
+                        Some(resp.status),
+                        moved_to,
+                        Vec::new(),
+                        None,
+                    ),
+                    Outcome::Gone => (
+                        PollResult::Gone,
+                        Some(resp.status),
+                        moved_to,
+                        Vec::new(),
+                        None,
+                    ),
+                    Outcome::Body {
+                        body,
+                        content_type,
+                        validators,
+                    } => {
+                        let parsed = tokio::task::spawn_blocking(move || {
+                            parse_feed(&body, content_type.as_deref(), &base)
+                        })
+                        .await?;
+                        match parsed {
+                            Ok(doc) => {
+                                let items = new_items(feed, doc.items);
+                                (
+                                    PollResult::Fetched {
+                                        validators,
+                                        title: doc.title,
+                                    },
+                                    Some(resp.status),
+                                    moved_to,
+                                    items,
+                                    None,
+                                )
+                            }
+                            // Validators are not kept: the next poll must fetch the body again.
+                            Err(e) => (
+                                PollResult::Failed {
+                                    error: e.to_string(),
+                                },
+                                Some(resp.status),
+                                moved_to,
+                                Vec::new(),
+                                None,
+                            ),
+                        }
+                    }
+                }
+            }
+            Err(e) => (
+                PollResult::Failed {
+                    error: e.to_string(),
+                },
+                e.http_status(),
+                None,
+                Vec::new(),
+                e.retry_after(),
+            ),
+        };
+        let consecutive_errors = if matches!(result, PollResult::Failed { .. }) {
+            errors_before + 1
+        } else {
+            0
+        };
+        let next_poll = schedule::next_poll(
+            self.config.schedule_of(feed),
+            self.config.daemon.timezone,
+            &feed.name,
+            now,
+            schedule::PollResult {
+                consecutive_errors,
+                not_before,
+            },
+        );
+        let record = PollRecord {
+            now,
+            http_status,
+            result: result.clone(),
+            moved_to: moved_to.clone(),
+            next_poll,
+        };
+        let config = Arc::clone(&self.config);
+        let feed_name = feed.name.clone();
+        let summary: IngestSummary = self
+            .store
+            .run(move |c| {
+                let feed = config
+                    .feed(&feed_name)
+                    .ok_or_else(|| anyhow::anyhow!("feed `{feed_name}` left the config"))?;
+                ingest::complete_poll(c, feed, &config.topics, &items, &record)
+            })
+            .await?;
+
+        if let Some(to) = &moved_to {
+            tracing::warn!(feed = %feed.name, from = %url, to = %to, "feed moved permanently; polling the new address from now on");
+        }
+        let (status, error) = match &result {
+            PollResult::Fetched { .. } => ("ok", None),
+            PollResult::NotModified => ("not_modified", None),
+            PollResult::Gone => ("gone", Some("410 Gone: polling stopped".to_string())),
+            PollResult::Failed { error } => ("error", Some(error.clone())),
+        };
+        match &error {
+            None => {
+                tracing::info!(feed = %feed.name, status, new = summary.new_items, updated = summary.updated_items,
+                alerts = summary.alerts_created, next_poll = %next_poll.to_rfc3339(), "polled")
+            }
+            Some(err) => {
+                tracing::warn!(feed = %feed.name, status, error = %err, consecutive_errors,
+                next_poll = %next_poll.to_rfc3339(), "poll failed")
+            }
+        }
+        Ok(FeedReport {
+            name: feed.name.clone(),
+            status: status.into(),
+            http_status,
+            new_items: summary.new_items,
+            error,
+            alerts_created: summary.alerts_created,
+        })
+    }
+}
+
+/// Parsed entries → items with identity keys, canonical URLs and content hashes.
+pub fn new_items(feed: &FeedConfig, parsed: Vec<ParsedItem>) -> Vec<NewItem> {
+    let published: Vec<Option<String>> = parsed
+        .iter()
+        .map(|p| p.published.map(|t| t.to_rfc3339()))
+        .collect();
+    let inputs: Vec<IdentityInput<'_>> = parsed
+        .iter()
+        .zip(&published)
+        .map(|(p, date)| IdentityInput {
+            guid: p.guid.as_deref(),
+            link: p.link.as_deref(),
+            title: &p.title,
+            published: date.as_deref(),
+            text: if p.content.is_empty() {
+                &p.summary
+            } else {
+                &p.content
+            },
+        })
+        .collect();
+    let keys = item_keys(feed.dedup, &inputs);
+    parsed
+        .into_iter()
+        .zip(keys)
+        .map(|(p, key)| NewItem {
+            content_hash: content_hash(
+                &p.title,
+                p.link.as_deref().unwrap_or(""),
+                &p.summary,
+                &p.content,
+            ),
+            canonical_url: p.link.as_deref().and_then(canonical_url),
+            key,
+            guid: p.guid,
+            title: p.title,
+            url: p.link,
+            author: p.author,
+            summary: p.summary,
+            content: p.content,
+            categories: p.categories,
+            published: p.published,
+        })
+        .collect()
+}
+
+/// Polls in flight: at most `concurrency` in all and `per_host` against any one host.
+pub struct Limits {
+    global: Arc<Semaphore>,
+    per_host: usize,
+    hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
+}
+
+impl Limits {
+    pub fn new(concurrency: usize, per_host: usize) -> Self {
+        Self {
+            global: Arc::new(Semaphore::new(concurrency)),
+            per_host,
+            hosts: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub async fn acquire(
+        &self,
+        host: &str,
+    ) -> (Option<OwnedSemaphorePermit>, Option<OwnedSemaphorePermit>) {
+        let host_sem = match self.hosts.lock() {
+            Ok(mut m) => Arc::clone(
+                m.entry(host.to_ascii_lowercase())
+                    .or_insert_with(|| Arc::new(Semaphore::new(self.per_host))),
+            ),
+            Err(_) => Arc::new(Semaphore::new(self.per_host)),
+        };
+        // Take the host's permit first, so a slow host does not hold global slots while waiting.
+        let h = host_sem.acquire_owned().await.ok();
+        let g = Arc::clone(&self.global).acquire_owned().await.ok();
+        (g, h)
+    }
+}

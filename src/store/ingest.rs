@@ -1,0 +1,250 @@
+//! The end of a poll, in one transaction: feed state, new and edited items, stories, topic
+//! matches and outbox rows. Because the outbox row commits with its item, a crash can lose
+//! neither; and a poll that fails half-way writes nothing but its error.
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, Transaction, params};
+
+use super::fmt_time;
+use crate::config::{FeedConfig, TopicConfig};
+use crate::fetch::Validators;
+use crate::identity::alert_uid;
+use crate::topics::{Document, ItemText};
+
+/// An item ready to store: normalized text plus its identity.
+#[derive(Debug, Clone)]
+pub struct NewItem {
+    pub key: String,
+    pub guid: Option<String>,
+    pub title: String,
+    pub url: Option<String>,
+    pub canonical_url: Option<String>,
+    pub author: Option<String>,
+    pub summary: String,
+    pub content: String,
+    pub categories: Vec<String>,
+    pub published: Option<DateTime<Utc>>,
+    pub content_hash: String,
+}
+
+#[derive(Debug, Clone)]
+pub enum PollResult {
+    /// A complete body was parsed; its validators may be kept.
+    Fetched {
+        validators: Validators,
+        title: Option<String>,
+    },
+    NotModified,
+    Gone,
+    Failed {
+        error: String,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct PollRecord {
+    pub now: DateTime<Utc>,
+    pub http_status: Option<u16>,
+    pub result: PollResult,
+    /// A permanent redirect's target: the feed's address from now on.
+    pub moved_to: Option<String>,
+    pub next_poll: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IngestSummary {
+    pub new_items: usize,
+    pub updated_items: usize,
+    pub alerts_created: usize,
+}
+
+/// Record the poll of `feed` and store `items` (empty unless the body was fetched).
+pub fn complete_poll(
+    conn: &mut rusqlite::Connection,
+    feed: &FeedConfig,
+    topics: &[TopicConfig],
+    items: &[NewItem],
+    rec: &PollRecord,
+) -> anyhow::Result<IngestSummary> {
+    let tx = conn.transaction()?;
+    let feed_id: i64 = tx
+        .query_row("SELECT id FROM feeds WHERE name = ?1", [&feed.name], |r| {
+            r.get(0)
+        })
+        .with_context(|| format!("feed `{}` is not in the database", feed.name))?;
+    update_feed(&tx, feed_id, rec)?;
+    let mut summary = IngestSummary::default();
+    let applicable: Vec<&TopicConfig> = topics.iter().filter(|t| t.applies_to(feed)).collect();
+    for item in items {
+        store_item(&tx, feed_id, feed, &applicable, item, rec.now, &mut summary)?;
+    }
+    tx.commit()?;
+    Ok(summary)
+}
+
+fn update_feed(tx: &Transaction<'_>, feed_id: i64, rec: &PollRecord) -> anyhow::Result<()> {
+    let now = fmt_time(rec.now);
+    let next = fmt_time(rec.next_poll);
+    if let Some(url) = &rec.moved_to {
+        // Validators belong to the old address.
+        tx.execute(
+            "UPDATE feeds SET url = ?2, etag = NULL, last_modified = NULL WHERE id = ?1",
+            params![feed_id, url],
+        )?;
+    }
+    match &rec.result {
+        PollResult::Fetched { validators, title } => {
+            tx.execute(
+                "UPDATE feeds SET state = 'ok', etag = ?2, last_modified = ?3, title = COALESCE(?4, title),
+                 http_status = ?5, last_poll = ?6, last_ok = ?6, error = NULL, consecutive_errors = 0,
+                 next_poll = ?7 WHERE id = ?1",
+                params![feed_id, validators.etag, validators.last_modified, title, rec.http_status, now, next],
+            )?;
+        }
+        PollResult::NotModified => {
+            tx.execute(
+                "UPDATE feeds SET state = 'ok', http_status = ?2, last_poll = ?3, last_ok = ?3, error = NULL,
+                 consecutive_errors = 0, next_poll = ?4 WHERE id = ?1",
+                params![feed_id, rec.http_status, now, next],
+            )?;
+        }
+        PollResult::Gone => {
+            tx.execute(
+                "UPDATE feeds SET state = 'gone', http_status = ?2, last_poll = ?3,
+                 error = 'the server answered 410 Gone: polling stopped (feedwatch feeds reset NAME to resume)',
+                 next_poll = NULL WHERE id = ?1",
+                params![feed_id, rec.http_status, now],
+            )?;
+        }
+        PollResult::Failed { error } => {
+            tx.execute(
+                "UPDATE feeds SET state = 'failing', http_status = ?2, last_poll = ?3, error = ?4,
+                 consecutive_errors = consecutive_errors + 1, next_poll = ?5 WHERE id = ?1",
+                params![feed_id, rec.http_status, now, error, next],
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn store_item(
+    tx: &Transaction<'_>,
+    feed_id: i64,
+    feed: &FeedConfig,
+    topics: &[&TopicConfig],
+    item: &NewItem,
+    now: DateTime<Utc>,
+    summary: &mut IngestSummary,
+) -> anyhow::Result<()> {
+    let existing: Option<(i64, String)> = tx
+        .query_row(
+            "SELECT id, content_hash FROM items WHERE feed_id = ?1 AND key = ?2",
+            params![feed_id, item.key],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let categories = serde_json::to_string(&item.categories)?;
+    let published = item.published.map(fmt_time);
+    let now_s = fmt_time(now);
+    match existing {
+        Some((_, hash)) if hash == item.content_hash => Ok(()),
+        Some((id, _)) => {
+            // An edit: keep the row, its story and its alerts; no new alert.
+            tx.execute(
+                "UPDATE items SET guid = ?2, title = ?3, url = ?4, canonical_url = ?5, author = ?6, summary = ?7,
+                 content = ?8, categories = ?9, published = COALESCE(?10, published), updated = ?11, content_hash = ?12
+                 WHERE id = ?1",
+                params![
+                    id, item.guid, item.title, item.url, item.canonical_url, item.author, item.summary,
+                    item.content, categories, published, now_s, item.content_hash
+                ],
+            )?;
+            summary.updated_items += 1;
+            Ok(())
+        }
+        None => {
+            let story_id = story_for(tx, item, &now_s)?;
+            tx.execute(
+                "INSERT INTO items (feed_id, key, guid, title, url, canonical_url, author, summary, content,
+                 categories, published, first_seen, content_hash, story_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                params![
+                    feed_id, item.key, item.guid, item.title, item.url, item.canonical_url, item.author,
+                    item.summary, item.content, categories, published, now_s, item.content_hash, story_id
+                ],
+            )?;
+            let item_id = tx.last_insert_rowid();
+            summary.new_items += 1;
+            summary.alerts_created +=
+                match_topics(tx, feed, topics, item, item_id, story_id, &now_s)?;
+            Ok(())
+        }
+    }
+}
+
+/// The story a new item belongs to: the story of an earlier item with the same canonical URL
+/// (in any feed), else a new one. Near-duplicate text joins stories in a later stage.
+fn story_for(tx: &Transaction<'_>, item: &NewItem, now: &str) -> anyhow::Result<i64> {
+    if let Some(url) = &item.canonical_url {
+        let found: Option<i64> = tx
+            .query_row(
+                "SELECT story_id FROM items WHERE canonical_url = ?1 ORDER BY id LIMIT 1",
+                [url],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(id) = found {
+            return Ok(id);
+        }
+    }
+    tx.execute(
+        "INSERT INTO stories (title, first_seen) VALUES (?1, ?2)",
+        params![item.title, now],
+    )?;
+    Ok(tx.last_insert_rowid())
+}
+
+/// Record which topics the item matches and queue one alert per (story, topic, notifier);
+/// the unique constraint makes a story that already alerted a no-op.
+fn match_topics(
+    tx: &Transaction<'_>,
+    feed: &FeedConfig,
+    topics: &[&TopicConfig],
+    item: &NewItem,
+    item_id: i64,
+    story_id: i64,
+    now: &str,
+) -> anyhow::Result<usize> {
+    if topics.is_empty() {
+        return Ok(0);
+    }
+    let doc = Document::new(&ItemText {
+        title: &item.title,
+        summary: &item.summary,
+        content: &item.content,
+        author: item.author.as_deref().unwrap_or(""),
+        categories: &item.categories,
+        feed: &feed.name,
+        url: item.url.as_deref().unwrap_or(""),
+    });
+    let mut created = 0;
+    for topic in topics {
+        let Some(terms) = topic.query.matches(&doc) else {
+            continue;
+        };
+        let terms = serde_json::to_string(&terms)?;
+        tx.execute(
+            "INSERT OR IGNORE INTO item_topics (item_id, topic, matched_terms) VALUES (?1, ?2, ?3)",
+            params![item_id, topic.name, terms],
+        )?;
+        for notifier in &topic.notify {
+            created += tx.execute(
+                "INSERT OR IGNORE INTO alerts (uid, story_id, item_id, topic, notifier, matched_terms, created, next_attempt)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+                params![alert_uid(&item.key, &feed.name, &topic.name, notifier), story_id, item_id, topic.name, notifier, terms, now],
+            )?;
+        }
+    }
+    Ok(created)
+}

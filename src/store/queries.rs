@@ -1,0 +1,243 @@
+//! Reads for the CLI and the scheduler, and small feed-state writes outside a poll.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+
+use super::{fmt_time, parse_time};
+use crate::config::Config;
+use crate::fetch::Validators;
+
+/// Make the feeds table follow the config: new feeds are added; a feed whose configured URL
+/// changed starts over at the new URL (a permanent redirect only moves the URL *in use*).
+pub fn sync_feeds(conn: &mut Connection, config: &Config) -> anyhow::Result<()> {
+    let tx = conn.transaction()?;
+    for f in &config.feeds {
+        tx.execute(
+            "INSERT INTO feeds (name, config_url, url) VALUES (?1, ?2, ?2)
+             ON CONFLICT (name) DO UPDATE SET
+               url = CASE WHEN feeds.config_url = excluded.config_url THEN feeds.url ELSE excluded.config_url END,
+               etag = CASE WHEN feeds.config_url = excluded.config_url THEN feeds.etag END,
+               last_modified = CASE WHEN feeds.config_url = excluded.config_url THEN feeds.last_modified END,
+               config_url = excluded.config_url",
+            params![f.name, f.url.as_str()],
+        )?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// What a poll needs to know about a feed before it starts.
+#[derive(Debug, Clone)]
+pub struct FeedRow {
+    pub url: String,
+    pub state: String,
+    pub validators: Validators,
+    pub consecutive_errors: u32,
+    pub next_poll: Option<DateTime<Utc>>,
+}
+
+pub fn feed_row(conn: &Connection, name: &str) -> anyhow::Result<Option<FeedRow>> {
+    Ok(conn
+        .query_row(
+            "SELECT url, state, etag, last_modified, consecutive_errors, next_poll FROM feeds WHERE name = ?1",
+            [name],
+            |r| {
+                Ok(FeedRow {
+                    url: r.get(0)?,
+                    state: r.get(1)?,
+                    validators: Validators { etag: r.get(2)?, last_modified: r.get(3)? },
+                    consecutive_errors: r.get(4)?,
+                    next_poll: r.get::<_, Option<String>>(5)?.as_deref().and_then(parse_time),
+                })
+            },
+        )
+        .optional()?)
+}
+
+/// Clear a gone or failing state so the feed is polled again at once.
+pub fn reset_feed(conn: &Connection, name: &str) -> anyhow::Result<bool> {
+    Ok(conn.execute(
+        "UPDATE feeds SET state = CASE WHEN last_ok IS NULL THEN 'new' ELSE 'ok' END, error = NULL,
+         consecutive_errors = 0, next_poll = NULL WHERE name = ?1",
+        [name],
+    )? > 0)
+}
+
+/// One row of `feeds --json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct FeedView {
+    pub name: String,
+    pub url: String,
+    pub state: String,
+    pub http_status: Option<u16>,
+    pub last_poll: Option<String>,
+    pub last_ok: Option<String>,
+    pub error: Option<String>,
+    pub consecutive_errors: u32,
+    pub next_poll: Option<String>,
+    pub items: i64,
+}
+
+pub fn list_feeds(conn: &Connection, config: &Config) -> anyhow::Result<Vec<FeedView>> {
+    let mut stmt = conn.prepare(
+        "SELECT url, state, http_status, last_poll, last_ok, error, consecutive_errors, next_poll,
+                (SELECT COUNT(*) FROM items WHERE feed_id = feeds.id)
+         FROM feeds WHERE name = ?1",
+    )?;
+    let mut out = Vec::new();
+    for f in &config.feeds {
+        let row = stmt
+            .query_row([&f.name], |r| {
+                Ok(FeedView {
+                    name: f.name.clone(),
+                    url: r.get(0)?,
+                    state: r.get(1)?,
+                    http_status: r.get(2)?,
+                    last_poll: r.get(3)?,
+                    last_ok: r.get(4)?,
+                    error: r.get(5)?,
+                    consecutive_errors: r.get(6)?,
+                    next_poll: r.get(7)?,
+                    items: r.get(8)?,
+                })
+            })
+            .optional()?;
+        out.push(row.unwrap_or(FeedView {
+            name: f.name.clone(),
+            url: f.url.to_string(),
+            state: "new".into(),
+            http_status: None,
+            last_poll: None,
+            last_ok: None,
+            error: None,
+            consecutive_errors: 0,
+            next_poll: None,
+            items: 0,
+        }));
+    }
+    Ok(out)
+}
+
+/// One row of `items --json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ItemView {
+    pub id: i64,
+    pub feed: String,
+    pub guid: Option<String>,
+    pub title: String,
+    pub url: Option<String>,
+    pub published: Option<String>,
+    pub first_seen: String,
+    pub story: i64,
+    pub topics: Vec<String>,
+    pub author: Option<String>,
+    pub categories: Vec<String>,
+    pub summary: String,
+    pub content: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ItemFilter {
+    pub feed: Option<String>,
+    pub topic: Option<String>,
+    pub since: Option<DateTime<Utc>>,
+    pub limit: usize,
+}
+
+pub fn list_items(conn: &Connection, f: &ItemFilter) -> anyhow::Result<Vec<ItemView>> {
+    let mut stmt = conn.prepare(
+        "SELECT i.id, fe.name, i.guid, i.title, i.url, i.published, i.first_seen, i.story_id,
+                (SELECT json_group_array(topic) FROM (SELECT topic FROM item_topics WHERE item_id = i.id ORDER BY topic)),
+                i.author, i.categories, i.summary, i.content
+         FROM items i JOIN feeds fe ON fe.id = i.feed_id
+         WHERE (?1 IS NULL OR fe.name = ?1)
+           AND (?2 IS NULL OR EXISTS (SELECT 1 FROM item_topics t WHERE t.item_id = i.id AND t.topic = ?2))
+           AND (?3 IS NULL OR i.first_seen >= ?3)
+         ORDER BY i.first_seen DESC, i.id DESC LIMIT ?4",
+    )?;
+    let rows = stmt.query_map(
+        params![f.feed, f.topic, f.since.map(fmt_time), f.limit as i64],
+        |r| {
+            Ok(ItemView {
+                id: r.get(0)?,
+                feed: r.get(1)?,
+                guid: r.get(2)?,
+                title: r.get(3)?,
+                url: r.get(4)?,
+                published: r.get(5)?,
+                first_seen: r.get(6)?,
+                story: r.get(7)?,
+                topics: serde_json::from_str(&r.get::<_, String>(8)?).unwrap_or_default(),
+                author: r.get(9)?,
+                categories: serde_json::from_str(&r.get::<_, String>(10)?).unwrap_or_default(),
+                summary: r.get(11)?,
+                content: r.get(12)?,
+            })
+        },
+    )?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// One row of `alerts --json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct AlertView {
+    pub id: i64,
+    pub uid: String,
+    pub topic: String,
+    pub notifier: String,
+    pub story: i64,
+    pub item: Option<i64>,
+    pub status: String,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    pub created: String,
+    pub sent: Option<String>,
+    pub next_attempt: Option<String>,
+    pub matched_terms: Vec<String>,
+}
+
+pub fn list_alerts(conn: &Connection, status: Option<&str>) -> anyhow::Result<Vec<AlertView>> {
+    let mut stmt = conn.prepare(
+        "SELECT id, uid, topic, notifier, story_id, item_id, status, attempts, last_error, created, sent,
+                next_attempt, matched_terms
+         FROM alerts WHERE (?1 IS NULL OR status = ?1) ORDER BY id",
+    )?;
+    let rows = stmt.query_map(params![status], |r| {
+        let status: String = r.get(6)?;
+        let next: Option<String> = r.get(11)?;
+        Ok(AlertView {
+            id: r.get(0)?,
+            uid: r.get(1)?,
+            topic: r.get(2)?,
+            notifier: r.get(3)?,
+            story: r.get(4)?,
+            item: r.get(5)?,
+            next_attempt: next.filter(|_| status == "pending"),
+            status,
+            attempts: r.get(7)?,
+            last_error: r.get(8)?,
+            created: r.get(9)?,
+            sent: r.get(10)?,
+            matched_terms: serde_json::from_str(&r.get::<_, String>(12)?).unwrap_or_default(),
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Each stored feed's name, state and next poll time, for the scheduler.
+pub fn schedule_rows(
+    conn: &Connection,
+) -> anyhow::Result<Vec<(String, String, Option<DateTime<Utc>>)>> {
+    let mut stmt = conn.prepare_cached("SELECT name, state, next_poll FROM feeds")?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get(0)?,
+            r.get(1)?,
+            r.get::<_, Option<String>>(2)?
+                .as_deref()
+                .and_then(parse_time),
+        ))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}

@@ -1,0 +1,93 @@
+//! Schema migrations, tracked in `PRAGMA user_version`. Append new steps; never edit old ones.
+
+use rusqlite::Connection;
+
+const MIGRATIONS: &[&str] = &[
+    // 1: feeds, stories, items, topic matches and the alert outbox.
+    r#"
+    CREATE TABLE feeds (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        config_url TEXT NOT NULL,          -- as written in the config
+        url TEXT NOT NULL,                 -- in use: differs after a permanent redirect
+        title TEXT,
+        state TEXT NOT NULL DEFAULT 'new', -- new | ok | failing | gone
+        etag TEXT,
+        last_modified TEXT,
+        http_status INTEGER,
+        last_poll TEXT,
+        last_ok TEXT,
+        error TEXT,
+        consecutive_errors INTEGER NOT NULL DEFAULT 0,
+        next_poll TEXT
+    );
+    CREATE TABLE stories (
+        id INTEGER PRIMARY KEY,
+        title TEXT NOT NULL,
+        first_seen TEXT NOT NULL
+    );
+    CREATE TABLE items (
+        id INTEGER PRIMARY KEY,
+        feed_id INTEGER NOT NULL REFERENCES feeds(id) ON DELETE CASCADE,
+        key TEXT NOT NULL,
+        guid TEXT,
+        title TEXT NOT NULL,
+        url TEXT,
+        canonical_url TEXT,
+        author TEXT,
+        summary TEXT NOT NULL,
+        content TEXT NOT NULL,
+        categories TEXT NOT NULL DEFAULT '[]',
+        published TEXT,
+        first_seen TEXT NOT NULL,
+        updated TEXT,
+        content_hash TEXT NOT NULL,
+        story_id INTEGER NOT NULL REFERENCES stories(id),
+        UNIQUE (feed_id, key)
+    );
+    CREATE INDEX items_canonical_url ON items(canonical_url) WHERE canonical_url IS NOT NULL;
+    CREATE INDEX items_story ON items(story_id);
+    CREATE INDEX items_first_seen ON items(first_seen);
+    CREATE TABLE item_topics (
+        item_id INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE,
+        topic TEXT NOT NULL,
+        matched_terms TEXT NOT NULL,
+        PRIMARY KEY (item_id, topic)
+    );
+    CREATE TABLE alerts (
+        id INTEGER PRIMARY KEY,
+        uid TEXT NOT NULL UNIQUE,          -- sent as Idempotency-Key
+        story_id INTEGER NOT NULL REFERENCES stories(id),
+        item_id INTEGER REFERENCES items(id) ON DELETE SET NULL,
+        topic TEXT NOT NULL,
+        notifier TEXT NOT NULL,
+        matched_terms TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending', -- pending | sent | failed
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        created TEXT NOT NULL,
+        sent TEXT,
+        next_attempt TEXT NOT NULL,
+        UNIQUE (story_id, topic, notifier)
+    );
+    CREATE INDEX alerts_due ON alerts(status, next_attempt);
+    "#,
+];
+
+pub fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let version = usize::try_from(version).unwrap_or(usize::MAX);
+    if version > MIGRATIONS.len() {
+        anyhow::bail!(
+            "database schema version {version} is newer than this feedwatch knows ({}); upgrade feedwatch",
+            MIGRATIONS.len()
+        );
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+    }
+    Ok(())
+}

@@ -87,21 +87,18 @@ async fn schedule_loop(
     loop {
         let now = Utc::now();
         let rows = poller.store.run(|c| queries::schedule_rows(c)).await?;
-        let rows: HashMap<String, (String, Option<chrono::DateTime<Utc>>)> =
-            rows.into_iter().map(|(n, s, t)| (n, (s, t))).collect();
+        let rows: HashMap<String, queries::ScheduleRow> =
+            rows.into_iter().map(|r| (r.name.clone(), r)).collect();
         let mut earliest: Option<chrono::DateTime<Utc>> = None;
         for feed in &poller.config.feeds {
             if in_flight.contains(&feed.name) {
                 continue;
             }
-            let (state, next) = rows
-                .get(&feed.name)
-                .cloned()
-                .unwrap_or(("new".into(), None));
-            if state == "gone" {
+            let row = rows.get(&feed.name);
+            if row.is_some_and(|r| r.state == "gone") {
                 continue;
             }
-            let due = next.unwrap_or(now);
+            let due = row.and_then(|r| r.next_poll).unwrap_or(now);
             if due > now {
                 earliest = Some(earliest.map_or(due, |e| e.min(due)));
                 continue;

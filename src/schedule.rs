@@ -50,8 +50,19 @@ impl CronExpr {
                 }
             }
         };
-        let schedule = cron::Schedule::from_str(&translated)
-            .map_err(|e| format!("invalid cron expression `{expr}`: {e}"))?;
+        let schedule = cron::Schedule::from_str(&translated).map_err(|e| {
+            // The crate's message repeats the expression and draws a caret on extra lines;
+            // the last line is the reason.
+            let text = e.to_string();
+            let reason = text
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("")
+                .trim()
+                .to_string();
+            format!("invalid cron expression `{expr}`: {reason}")
+        })?;
         // An expression that never fires (e.g. 30 February) would silently stop a feed.
         if schedule.upcoming(Utc).next().is_none() {
             return Err(format!("cron expression `{expr}` never fires"));

@@ -38,6 +38,30 @@ pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
+/// Switch to WAL (persistent, so only a new database needs it). The switch needs a moment
+/// alone with the file and SQLite's busy timeout does not cover it, so two processes opening a
+/// new database together retry here instead of failing.
+fn set_wal(conn: &Connection) -> anyhow::Result<()> {
+    let mut attempts = 0;
+    loop {
+        let result: rusqlite::Result<String> =
+            conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0));
+        match result {
+            Ok(mode) if mode.eq_ignore_ascii_case("wal") => return Ok(()),
+            Ok(mode) => anyhow::bail!(
+                "journal mode stays `{mode}` (is the file on a filesystem without shared memory?)"
+            ),
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy && attempts < 100 =>
+            {
+                attempts += 1;
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
 impl Store {
     /// Open (creating if needed) and migrate the database at `path`.
     pub fn open(path: &Path) -> anyhow::Result<Self> {
@@ -48,8 +72,7 @@ impl Store {
         let mut conn = Connection::open(path)
             .with_context(|| format!("opening database {}", path.display()))?;
         conn.busy_timeout(Duration::from_secs(10))?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .with_context(|| format!("database {} is not writable", path.display()))?;
+        set_wal(&conn).with_context(|| format!("database {} is not writable", path.display()))?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         schema::migrate(&mut conn)

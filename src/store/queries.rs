@@ -225,19 +225,26 @@ pub fn list_alerts(conn: &Connection, status: Option<&str>) -> anyhow::Result<Ve
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// Each stored feed's name, state and next poll time, for the scheduler.
-pub fn schedule_rows(
-    conn: &Connection,
-) -> anyhow::Result<Vec<(String, String, Option<DateTime<Utc>>)>> {
+/// A stored feed as the scheduler sees it.
+#[derive(Debug, Clone)]
+pub struct ScheduleRow {
+    pub name: String,
+    pub state: String,
+    pub next_poll: Option<DateTime<Utc>>,
+}
+
+/// Every stored feed's state and next poll time, for the scheduler.
+pub fn schedule_rows(conn: &Connection) -> anyhow::Result<Vec<ScheduleRow>> {
     let mut stmt = conn.prepare_cached("SELECT name, state, next_poll FROM feeds")?;
     let rows = stmt.query_map([], |r| {
-        Ok((
-            r.get(0)?,
-            r.get(1)?,
-            r.get::<_, Option<String>>(2)?
+        Ok(ScheduleRow {
+            name: r.get(0)?,
+            state: r.get(1)?,
+            next_poll: r
+                .get::<_, Option<String>>(2)?
                 .as_deref()
                 .and_then(parse_time),
-        ))
+        })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
 }

@@ -75,19 +75,28 @@ const MIGRATIONS: &[&str] = &[
 ];
 
 pub fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
-    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    let version = usize::try_from(version).unwrap_or(usize::MAX);
+    let current = |conn: &Connection| -> anyhow::Result<usize> {
+        let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        Ok(usize::try_from(v).unwrap_or(usize::MAX))
+    };
+    let version = current(conn)?;
     if version > MIGRATIONS.len() {
         anyhow::bail!(
             "database schema version {version} is newer than this feedwatch knows ({}); upgrade feedwatch",
             MIGRATIONS.len()
         );
     }
+    if version == MIGRATIONS.len() {
+        return Ok(());
+    }
+    // IMMEDIATE takes the write lock up front (waiting on the busy timeout), and the version is
+    // read again under it: another process may have migrated meanwhile.
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let version = current(&tx)?;
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
-        let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", (i + 1) as i64)?;
-        tx.commit()?;
     }
+    tx.commit()?;
     Ok(())
 }

@@ -1,0 +1,116 @@
+//! The command line's contract: `check`, exit codes, usage errors.
+
+mod common;
+
+use common::*;
+
+#[test]
+fn check_reports_every_problem_with_file_line_col_and_exits_2() {
+    let env = Env::new(
+        r#"[daemon]
+database = "feedwatch.db"
+concurency = 4
+
+[[feed]]
+name = "wire"
+url = "https://example.org/feed.xml"
+schedule = "*/61 * * * *"
+
+[[topic]]
+name = "china-russia"
+query = '(China OR Beijing AND (Russia OR Lavrov)'
+notify = ["ops"]
+
+[[topic]]
+name = "other"
+query = 'markets'
+notify = ["opps"]
+
+[[notifier]]
+name = "ops"
+kind = "log"
+"#,
+    );
+    let out = env.run(&["check"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let file = path_str(&env.config_path());
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 4, "{stderr}");
+    assert!(
+        lines[0].starts_with(&format!("{file}:3:1: unknown key `concurency`")),
+        "{stderr}"
+    );
+    assert!(
+        lines[1].starts_with(&format!(
+            "{file}:8:12: invalid cron expression `*/61 * * * *`: Minutes"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        lines[2].starts_with(&format!(
+            "{file}:12:9: invalid query: column 1: unbalanced '('"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        lines[3].starts_with(&format!("{file}:18:11: unknown notifier `opps`")),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn check_accepts_the_shipped_example_config() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/feedwatch.toml");
+    let out = std::process::Command::new(bin())
+        .args(["--config"])
+        .arg(&path)
+        .arg("check")
+        .env("FEEDWATCH_WEBHOOK_SECRET", "example")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains(": ok ("));
+}
+
+#[test]
+fn a_missing_config_file_is_a_config_error() {
+    let out = std::process::Command::new(bin())
+        .args(["--config", "/nonexistent/feedwatch.toml", "check"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("/nonexistent/feedwatch.toml: cannot read config")
+    );
+}
+
+#[test]
+fn config_comes_from_the_environment_when_no_flag_is_given() {
+    let env = Env::new("[[notifier]]\nname = \"l\"\nkind = \"log\"\n");
+    let out = std::process::Command::new(bin())
+        .arg("check")
+        .env("FEEDWATCH_CONFIG", env.config_path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn unknown_feed_names_are_usage_errors() {
+    let env = Env::new(
+        "[daemon]\ndatabase = \"feedwatch.db\"\n[[feed]]\nname = \"a\"\nurl = \"http://127.0.0.1:9/\"\n",
+    );
+    let out = env.run(&["poll", "nope"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no feed named `nope`"));
+}

@@ -1,0 +1,202 @@
+//! How feeds are fetched: redirects, 410, the body cap, and next-poll times that survive restarts.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use serde_json::Value;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+/// A config with `[daemon]` settings `extra` (the schedule defaults to once a year).
+fn cfg(feeds: &[(&str, String)], extra: &str) -> String {
+    let schedule = if extra.contains("schedule") {
+        ""
+    } else {
+        "schedule = \"0 0 1 1 *\"\n"
+    };
+    let mut s = format!("[daemon]\ndatabase = \"feedwatch.db\"\n{schedule}{extra}\n");
+    for (name, url) in feeds {
+        s.push_str(&format!("[[feed]]\nname = \"{name}\"\nurl = \"{url}\"\n"));
+    }
+    s
+}
+
+fn feed_view(env: &Env, name: &str) -> Value {
+    let all = env.json(&["feeds", "--json"]);
+    all.as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == name)
+        .cloned()
+        .unwrap()
+}
+
+async fn serve(server: &MockServer, route: &str, body: String) {
+    Mock::given(method("GET"))
+        .and(path(route))
+        .respond_with(ResponseTemplate::new(200).set_body_string(body))
+        .mount(server)
+        .await;
+}
+
+async fn redirect(server: &MockServer, from: &str, status: u16, to: &str) {
+    Mock::given(method("GET"))
+        .and(path(from))
+        .respond_with(ResponseTemplate::new(status).insert_header("Location", to))
+        .mount(server)
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn permanent_redirects_move_the_feed_and_temporary_ones_do_not() {
+    let s = MockServer::start().await;
+    serve(&s, "/new", rss_with_seed("a", "https://outlet.example/a")).await;
+    redirect(&s, "/old", 301, "/mid").await;
+    redirect(&s, "/mid", 308, "/new").await;
+    redirect(&s, "/temp", 302, "/new").await;
+    redirect(&s, "/loop-a", 301, "/loop-b").await;
+    redirect(&s, "/loop-b", 301, "/loop-a").await;
+    let env = Env::new(&cfg(
+        &[
+            ("moved", format!("{}/old", s.uri())),
+            ("temp", format!("{}/temp", s.uri())),
+            ("loop", format!("{}/loop-a", s.uri())),
+        ],
+        "",
+    ));
+    let out = env.run(&["poll", "--json"]);
+    assert_eq!(out.status.code(), Some(1), "the loop fails");
+    assert_eq!(
+        feed_view(&env, "moved")["url"],
+        format!("{}/new", s.uri()),
+        "301+308: moved for good"
+    );
+    assert_eq!(
+        feed_view(&env, "temp")["url"],
+        format!("{}/temp", s.uri()),
+        "302: still the old address"
+    );
+    assert_eq!(feed_view(&env, "temp")["items"], 2);
+    let looped = feed_view(&env, "loop");
+    assert!(
+        looped["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("redirect loop"),
+        "{looped}"
+    );
+
+    // The next poll goes straight to the new address.
+    let before = s
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path() == "/old")
+        .count();
+    env.run(&["poll", "moved"]);
+    let after = s
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path() == "/old")
+        .count();
+    assert_eq!(before, after);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn gone_feeds_stop_until_reset_and_oversized_bodies_fail_alone() {
+    let s = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/gone"))
+        .respond_with(ResponseTemplate::new(410))
+        .mount(&s)
+        .await;
+    serve(
+        &s,
+        "/huge",
+        format!(
+            "<rss version=\"2.0\"><channel>{}</channel></rss>",
+            "x".repeat(200_000)
+        ),
+    )
+    .await;
+    serve(&s, "/ok", rss_with_seed("a", "https://outlet.example/a")).await;
+    let env = Env::new(&cfg(
+        &[
+            ("gone", format!("{}/gone", s.uri())),
+            ("huge", format!("{}/huge", s.uri())),
+            ("ok", format!("{}/ok", s.uri())),
+        ],
+        "max_body = \"100KiB\"",
+    ));
+    let summary: Value = serde_json::from_slice(&env.run(&["poll", "--json"]).stdout).unwrap();
+    assert_eq!(summary["new_items"], 2);
+    let gone = feed_view(&env, "gone");
+    assert_eq!(gone["state"], "gone");
+    assert_eq!(gone["http_status"], 410);
+    assert!(gone["next_poll"].is_null());
+    let huge = feed_view(&env, "huge");
+    assert_eq!(huge["state"], "failing");
+    assert!(
+        huge["error"]
+            .as_str()
+            .unwrap()
+            .contains("exceeds the 102400-byte cap"),
+        "{huge}"
+    );
+
+    let out = env.run(&["feeds", "reset", "gone"]);
+    assert!(out.status.success());
+    let reset = feed_view(&env, "gone");
+    assert_eq!(reset["state"], "new");
+    assert!(reset["error"].is_null());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn next_poll_times_survive_a_restart() {
+    let s = MockServer::start().await;
+    serve(&s, "/f", rss_with_seed("a", "https://outlet.example/a")).await;
+    // Hourly: the first start polls the new feed at once, the restart must not.
+    let env = Env::new(&cfg(
+        &[("f", format!("{}/f", s.uri()))],
+        "schedule = \"0 * * * *\"",
+    ));
+    let count = || async { s.received_requests().await.unwrap().len() };
+
+    let mut d = env.spawn_daemon();
+    let start = std::time::Instant::now();
+    while count().await == 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "never polled: {}",
+            d.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    eventually(Duration::from_secs(10), "the poll to be recorded", || {
+        feed_view(&env, "f")["state"] == "ok"
+    })
+    .await;
+    d.signal("TERM");
+    assert!(d.wait_exit(Duration::from_secs(10)).success());
+    let next = feed_view(&env, "f")["next_poll"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let mut d = env.spawn_daemon();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        count().await,
+        1,
+        "restart re-polled a feed that was not due; log:\n{}",
+        d.log_text()
+    );
+    assert_eq!(feed_view(&env, "f")["next_poll"], next);
+    d.signal("INT");
+    assert!(d.wait_exit(Duration::from_secs(10)).success());
+}

@@ -138,11 +138,8 @@ fn store_item(
     summary: &mut IngestSummary,
 ) -> anyhow::Result<()> {
     let existing: Option<(i64, String)> = tx
-        .query_row(
-            "SELECT id, content_hash FROM items WHERE feed_id = ?1 AND key = ?2",
-            params![feed_id, item.key],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
+        .prepare_cached("SELECT id, content_hash FROM items WHERE feed_id = ?1 AND key = ?2")?
+        .query_row(params![feed_id, item.key], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     let categories = serde_json::to_string(&item.categories)?;
     let published = item.published.map(fmt_time);
@@ -151,10 +148,9 @@ fn store_item(
         Some((_, hash)) if hash == item.content_hash => Ok(()),
         Some((id, _)) => {
             // An edit: keep the row, its story and its alerts; no new alert.
-            tx.execute(
-                "UPDATE items SET guid = ?2, title = ?3, url = ?4, canonical_url = ?5, author = ?6, summary = ?7,
+            tx.prepare_cached("UPDATE items SET guid = ?2, title = ?3, url = ?4, canonical_url = ?5, author = ?6, summary = ?7,
                  content = ?8, categories = ?9, published = COALESCE(?10, published), updated = ?11, content_hash = ?12
-                 WHERE id = ?1",
+                 WHERE id = ?1")?.execute(
                 params![
                     id, item.guid, item.title, item.url, item.canonical_url, item.author, item.summary,
                     item.content, categories, published, now_s, item.content_hash
@@ -165,10 +161,9 @@ fn store_item(
         }
         None => {
             let story_id = story_for(tx, item, &now_s)?;
-            tx.execute(
-                "INSERT INTO items (feed_id, key, guid, title, url, canonical_url, author, summary, content,
+            tx.prepare_cached("INSERT INTO items (feed_id, key, guid, title, url, canonical_url, author, summary, content,
                  categories, published, first_seen, content_hash, story_id)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)")?.execute(
                 params![
                     feed_id, item.key, item.guid, item.title, item.url, item.canonical_url, item.author,
                     item.summary, item.content, categories, published, now_s, item.content_hash, story_id
@@ -188,20 +183,17 @@ fn store_item(
 fn story_for(tx: &Transaction<'_>, item: &NewItem, now: &str) -> anyhow::Result<i64> {
     if let Some(url) = &item.canonical_url {
         let found: Option<i64> = tx
-            .query_row(
+            .prepare_cached(
                 "SELECT story_id FROM items WHERE canonical_url = ?1 ORDER BY id LIMIT 1",
-                [url],
-                |r| r.get(0),
-            )
+            )?
+            .query_row([url], |r| r.get(0))
             .optional()?;
         if let Some(id) = found {
             return Ok(id);
         }
     }
-    tx.execute(
-        "INSERT INTO stories (title, first_seen) VALUES (?1, ?2)",
-        params![item.title, now],
-    )?;
+    tx.prepare_cached("INSERT INTO stories (title, first_seen) VALUES (?1, ?2)")?
+        .execute(params![item.title, now])?;
     Ok(tx.last_insert_rowid())
 }
 
@@ -234,14 +226,13 @@ fn match_topics(
             continue;
         };
         let terms = serde_json::to_string(&terms)?;
-        tx.execute(
+        tx.prepare_cached(
             "INSERT OR IGNORE INTO item_topics (item_id, topic, matched_terms) VALUES (?1, ?2, ?3)",
-            params![item_id, topic.name, terms],
-        )?;
+        )?
+        .execute(params![item_id, topic.name, terms])?;
         for notifier in &topic.notify {
-            created += tx.execute(
-                "INSERT OR IGNORE INTO alerts (uid, story_id, item_id, topic, notifier, matched_terms, created, next_attempt)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+            created += tx.prepare_cached("INSERT OR IGNORE INTO alerts (uid, story_id, item_id, topic, notifier, matched_terms, created, next_attempt)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)")?.execute(
                 params![alert_uid(&item.key, &feed.name, &topic.name, notifier), story_id, item_id, topic.name, notifier, terms, now],
             )?;
         }

@@ -36,6 +36,9 @@ pub fn default_user_agent() -> String {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub path: PathBuf,
+    /// Settings accepted but not acted on yet, as `FILE:LINE:COL: message` (shown by `check`,
+    /// logged by `run`).
+    pub warnings: Vec<String>,
     pub daemon: DaemonConfig,
     pub feeds: Vec<FeedConfig>,
     pub topics: Vec<TopicConfig>,
@@ -94,14 +97,33 @@ pub struct NotifierConfig {
     pub kind: NotifierKind,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub enum NotifierKind {
     Log,
     Webhook {
         url: Url,
         secret: Option<Secret>,
-        headers: BTreeMap<String, String>,
+        headers: BTreeMap<String, Secret>,
     },
+}
+
+/// Webhook URLs often carry a token in the path or query (Slack, Discord): show the host only.
+impl fmt::Debug for NotifierKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NotifierKind::Log => f.write_str("Log"),
+            NotifierKind::Webhook {
+                url,
+                secret,
+                headers,
+            } => f
+                .debug_struct("Webhook")
+                .field("host", &url.host_str().unwrap_or(""))
+                .field("secret", secret)
+                .field("headers", &headers.keys().collect::<Vec<_>>())
+                .finish(),
+        }
+    }
 }
 
 impl NotifierKind {
@@ -296,8 +318,8 @@ struct RawDaemon {
 
 #[derive(Deserialize)]
 struct RawFeed {
-    name: String,
-    url: String,
+    name: Option<String>,
+    url: Option<String>,
     schedule: Option<String>,
     #[serde(default)]
     tags: Vec<String>,
@@ -307,8 +329,8 @@ struct RawFeed {
 
 #[derive(Deserialize)]
 struct RawTopic {
-    name: String,
-    query: String,
+    name: Option<String>,
+    query: Option<String>,
     #[serde(default)]
     tags: Vec<String>,
     #[serde(default)]
@@ -329,11 +351,11 @@ enum RawSecret {
 /// Every option of every notifier kind; which ones a kind takes is checked in validation.
 #[derive(Deserialize)]
 struct RawNotifier {
-    name: String,
-    kind: String,
+    name: Option<String>,
+    kind: Option<String>,
     url: Option<String>,
     secret: Option<RawSecret>,
-    headers: Option<BTreeMap<String, String>>,
+    headers: Option<BTreeMap<String, RawSecret>>,
     topic: Option<String>,
     token: Option<RawSecret>,
     username: Option<String>,
@@ -442,11 +464,23 @@ pub fn parse(path: &Path, src: &str) -> Result<Config, ConfigError> {
             return Err(ConfigError { messages });
         }
     };
-    let config = validate(path, raw, &mut problems);
+    let mut warnings = Problems(Vec::new());
+    let config = validate(path, raw, &mut problems, &mut warnings);
     if problems.0.is_empty() {
-        return config.ok_or_else(|| ConfigError {
+        let mut config = config.ok_or_else(|| ConfigError {
             messages: vec![format!("{file}:1:1: invalid config")],
-        });
+        })?;
+        config.warnings = warnings
+            .0
+            .iter()
+            .map(|w| {
+                at(
+                    locate(root.get_ref(), &w.path, true),
+                    &format!("warning: {}", w.message),
+                )
+            })
+            .collect();
+        return Ok(config);
     }
     // Report in file order so the user can fix top to bottom.
     let mut located: Vec<(usize, String)> = problems
@@ -577,7 +611,59 @@ fn resolve_secret(
     }
 }
 
-fn validate(path: &Path, raw: RawConfig, problems: &mut Problems) -> Option<Config> {
+/// A key every table of its kind needs; reported at the table when absent. Required keys are
+/// `Option`s in the raw structs so that a misspelt one is one error among the others, not the
+/// end of all checking.
+fn required(
+    value: Option<String>,
+    table: PathSegs,
+    key: &str,
+    what: &str,
+    problems: &mut Problems,
+) -> String {
+    value.unwrap_or_else(|| {
+        problems.value(table, format!("{what} needs `{key}`"));
+        String::new()
+    })
+}
+
+/// Extra webhook headers: values may be secrets (an `Authorization` token), and names and
+/// values must be valid HTTP, checked here rather than failing every delivery.
+fn webhook_headers(
+    raw: Option<&BTreeMap<String, RawSecret>>,
+    i: usize,
+    problems: &mut Problems,
+    base: &Path,
+) -> BTreeMap<String, Secret> {
+    let mut out = BTreeMap::new();
+    for (name, value) in raw.into_iter().flatten() {
+        let at = p(&[&"notifier", &i, &"headers", &name.as_str()]);
+        if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
+            problems.key(at, format!("`{name}` is not a valid HTTP header name"));
+            continue;
+        }
+        if let Some(v) = resolve_secret(value, at.clone(), problems, base) {
+            if reqwest::header::HeaderValue::from_str(v.expose()).is_err() {
+                problems.value(
+                    at,
+                    format!(
+                        "the value of header `{name}` is not valid in HTTP (control characters?)"
+                    ),
+                );
+                continue;
+            }
+            out.insert(name.clone(), v);
+        }
+    }
+    out
+}
+
+fn validate(
+    path: &Path,
+    raw: RawConfig,
+    problems: &mut Problems,
+    warnings: &mut Problems,
+) -> Option<Config> {
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let d = raw.daemon;
     let dk = |k: &str| p(&[&"daemon", &k]);
@@ -658,12 +744,27 @@ fn validate(path: &Path, raw: RawConfig, problems: &mut Problems) -> Option<Conf
     let mut names = HashSet::new();
     for (i, f) in raw.feed.into_iter().enumerate() {
         let fk = |k: &str| p(&[&"feed", &i, &k]);
-        if f.name.trim().is_empty() {
-            problems.value(fk("name"), "feed name must not be empty");
-        } else if !names.insert(f.name.clone()) {
-            problems.value(fk("name"), format!("duplicate feed name `{}`", f.name));
-        }
-        let url = match Url::parse(&f.url) {
+        let name = match f.name {
+            None => {
+                problems.value(p(&[&"feed", &i]), "a [[feed]] needs `name`");
+                String::new()
+            }
+            Some(n) if n.trim().is_empty() => {
+                problems.value(fk("name"), "feed name must not be empty");
+                n
+            }
+            Some(n) => {
+                if !names.insert(n.clone()) {
+                    problems.value(fk("name"), format!("duplicate feed name `{n}`"));
+                }
+                n
+            }
+        };
+        let Some(url_text) = f.url else {
+            problems.value(p(&[&"feed", &i]), "a [[feed]] needs `url`");
+            continue;
+        };
+        let url = match Url::parse(&url_text) {
             Ok(u) if matches!(u.scheme(), "http" | "https") => Some(u),
             Ok(u) => {
                 problems.value(
@@ -673,7 +774,7 @@ fn validate(path: &Path, raw: RawConfig, problems: &mut Problems) -> Option<Conf
                 None
             }
             Err(e) => {
-                problems.value(fk("url"), format!("invalid URL `{}`: {e}", f.url));
+                problems.value(fk("url"), format!("invalid URL `{url_text}`: {e}"));
                 None
             }
         };
@@ -683,7 +784,7 @@ fn validate(path: &Path, raw: RawConfig, problems: &mut Problems) -> Option<Conf
             .and_then(|s| cron(s, fk("schedule"), problems));
         if let Some(url) = url {
             feeds.push(FeedConfig {
-                name: f.name,
+                name,
                 url,
                 schedule,
                 tags: f.tags,
@@ -697,32 +798,46 @@ fn validate(path: &Path, raw: RawConfig, problems: &mut Problems) -> Option<Conf
     let mut notifier_names = HashSet::new();
     for (i, n) in raw.notifier.iter().enumerate() {
         let nk = |k: &str| p(&[&"notifier", &i, &k]);
-        if !notifier_names.insert(n.name.clone()) {
-            problems.value(nk("name"), format!("duplicate notifier name `{}`", n.name));
+        let name = required(
+            n.name.clone(),
+            p(&[&"notifier", &i]),
+            "name",
+            "a [[notifier]]",
+            problems,
+        );
+        if !notifier_names.insert(name.clone()) {
+            problems.value(nk("name"), format!("duplicate notifier name `{name}`"));
         }
-        if !KINDS.contains(&n.kind.as_str()) {
+        let Some(kind_name) = n.kind.as_deref() else {
+            problems.value(
+                p(&[&"notifier", &i]),
+                format!("a [[notifier]] needs `kind` (one of {})", KINDS.join(", ")),
+            );
+            continue;
+        };
+        if !KINDS.contains(&kind_name) {
             problems.value(
                 nk("kind"),
                 format!(
                     "unknown notifier kind `{}`; expected one of {}",
-                    n.kind,
+                    kind_name,
                     KINDS.join(", ")
                 ),
             );
             continue;
         }
-        if !IMPLEMENTED_KINDS.contains(&n.kind.as_str()) {
+        if !IMPLEMENTED_KINDS.contains(&kind_name) {
             problems.value(
                 nk("kind"),
                 format!(
                     "notifier kind `{}` is not available in this version yet (available: {})",
-                    n.kind,
+                    kind_name,
                     IMPLEMENTED_KINDS.join(", ")
                 ),
             );
             continue;
         }
-        let allowed: &[&str] = match n.kind.as_str() {
+        let allowed: &[&str] = match kind_name {
             "webhook" => &["url", "secret", "headers"],
             _ => &[],
         };
@@ -733,12 +848,12 @@ fn validate(path: &Path, raw: RawConfig, problems: &mut Problems) -> Option<Conf
                 {
                     format!("`{opt}` is not available in this version yet")
                 } else {
-                    format!("`{opt}` is not an option of a `{}` notifier", n.kind)
+                    format!("`{opt}` is not an option of a `{kind_name}` notifier")
                 };
                 problems.key(nk(opt), why);
             }
         }
-        let kind = match n.kind.as_str() {
+        let kind = match kind_name {
             "webhook" => {
                 let url = match n.url.as_deref().map(Url::parse) {
                     Some(Ok(u)) if matches!(u.scheme(), "http" | "https") => Some(u),
@@ -759,19 +874,17 @@ fn validate(path: &Path, raw: RawConfig, problems: &mut Problems) -> Option<Conf
                     .secret
                     .as_ref()
                     .and_then(|s| resolve_secret(s, nk("secret"), problems, &base));
+                let headers = webhook_headers(n.headers.as_ref(), i, problems, &base);
                 url.map(|url| NotifierKind::Webhook {
                     url,
                     secret,
-                    headers: n.headers.clone().unwrap_or_default(),
+                    headers,
                 })
             }
             _ => Some(NotifierKind::Log),
         };
         if let Some(kind) = kind {
-            notifiers.push(NotifierConfig {
-                name: n.name.clone(),
-                kind,
-            });
+            notifiers.push(NotifierConfig { name, kind });
         }
     }
 
@@ -780,8 +893,9 @@ fn validate(path: &Path, raw: RawConfig, problems: &mut Problems) -> Option<Conf
     let mut topic_names = HashSet::new();
     for (i, t) in raw.topic.into_iter().enumerate() {
         let tk = |k: &str| p(&[&"topic", &i, &k]);
-        if !topic_names.insert(t.name.clone()) {
-            problems.value(tk("name"), format!("duplicate topic name `{}`", t.name));
+        let name = required(t.name, p(&[&"topic", &i]), "name", "a [[topic]]", problems);
+        if !topic_names.insert(name.clone()) {
+            problems.value(tk("name"), format!("duplicate topic name `{name}`"));
         }
         for (j, n) in t.notify.iter().enumerate() {
             if !notifier_names.contains(n) {
@@ -799,9 +913,13 @@ fn validate(path: &Path, raw: RawConfig, problems: &mut Problems) -> Option<Conf
                 );
             }
         }
-        match Query::parse(&t.query) {
+        let Some(query_text) = t.query else {
+            problems.value(p(&[&"topic", &i]), "a [[topic]] needs `query`");
+            continue;
+        };
+        match Query::parse(&query_text) {
             Ok(query) => topics.push(TopicConfig {
-                name: t.name,
+                name,
                 query,
                 tags: t.tags,
                 feeds: t.feeds,
@@ -811,6 +929,25 @@ fn validate(path: &Path, raw: RawConfig, problems: &mut Problems) -> Option<Conf
         }
     }
 
+    // DESIGN.md settings whose machinery comes later: accepted, so configs stay valid, but said.
+    if d.retention.is_some() {
+        warnings.value(
+            dk("retention"),
+            "`retention` is not applied by this version yet: nothing is pruned",
+        );
+    }
+    if d.respect_cache_headers.is_some() {
+        warnings.value(
+            dk("respect_cache_headers"),
+            "this version does not read Cache-Control, Expires or <ttl> yet (Retry-After on 429/503 is honoured)",
+        );
+    }
+    if d.notify_errors.as_ref().is_some_and(|v| !v.is_empty()) {
+        warnings.value(
+            dk("notify_errors"),
+            "`notify_errors` is not used by this version yet: feed failures are logged and shown by `feeds`",
+        );
+    }
     let notify_errors = d.notify_errors.unwrap_or_default();
     for (j, n) in notify_errors.iter().enumerate() {
         if !notifier_names.contains(n) {
@@ -826,6 +963,7 @@ fn validate(path: &Path, raw: RawConfig, problems: &mut Problems) -> Option<Conf
 
     Some(Config {
         path: path.to_path_buf(),
+        warnings: Vec::new(),
         daemon: DaemonConfig {
             database,
             schedule: schedule?,

@@ -5,25 +5,26 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::notify::Dispatcher;
+use crate::notify::{DeliveryLock, Dispatcher, MAX_IDLE};
 use crate::poll::Poller;
 use crate::store::{Store, queries};
 
-/// Longest sleep of the scheduler, so a clock jump or a hand-edited database is noticed.
-const MAX_IDLE: Duration = Duration::from_secs(300);
-
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let config = Arc::new(config);
+    for w in &config.warnings {
+        tracing::warn!("{w}");
+    }
     let store = Arc::new(Store::open(&config.daemon.database)?);
+    let _lock = acquire_delivery_lock(&config.daemon.database).await?;
     let cfg = Arc::clone(&config);
     store
-        .run(move |c| queries::sync_feeds(c, &cfg))
+        .run(move |c| queries::sync_feeds(c, &cfg, Utc::now()))
         .await
         .context("recording feeds in the database")?;
     tracing::info!(
@@ -46,12 +47,27 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     };
 
     let poller = Poller::new(Arc::clone(&store), Arc::clone(&config))?;
-    schedule_loop(poller, wake_dispatcher, shutdown.clone()).await?;
+    schedule_loop(poller, wake_dispatcher, shutdown.clone()).await;
 
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
     dispatcher_task.await.context("alert dispatcher task")?;
     tracing::info!("feedwatch stopped");
     Ok(())
+}
+
+/// One daemon per database. A `feedwatch poll` may hold the lock for its delivery pass, so
+/// wait a little before deciding another daemon owns it.
+async fn acquire_delivery_lock(database: &std::path::Path) -> anyhow::Result<DeliveryLock> {
+    for _ in 0..60 {
+        if let Some(lock) = DeliveryLock::try_acquire(database)? {
+            return Ok(lock);
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    anyhow::bail!(
+        "another feedwatch daemon is running on {}",
+        database.display()
+    )
 }
 
 /// SIGTERM (systemd stop) and SIGINT (Ctrl-C) both ask for a clean stop.
@@ -75,49 +91,65 @@ fn spawn_signal_handler(shutdown: CancellationToken) -> anyhow::Result<()> {
 
 /// Start every due feed's poll (never two of one feed at once), then sleep until the next is
 /// due or a poll finishes. A feed never polled, or reset, is due at once.
-async fn schedule_loop(
-    poller: Poller,
-    wake_dispatcher: Arc<Notify>,
-    shutdown: CancellationToken,
-) -> anyhow::Result<()> {
-    let mut in_flight: HashSet<String> = HashSet::new();
-    let mut tasks: JoinSet<String> = JoinSet::new();
+async fn schedule_loop(poller: Poller, wake_dispatcher: Arc<Notify>, shutdown: CancellationToken) {
+    let mut in_flight: HashMap<tokio::task::Id, String> = HashMap::new();
+    // Feeds whose last poll could not be recorded: not before this, whatever the database says.
+    let mut held: HashMap<String, DateTime<Utc>> = HashMap::new();
+    let mut tasks: JoinSet<Option<DateTime<Utc>>> = JoinSet::new();
     let watchdog = sd_notify::watchdog_enabled();
     let mut ready_sent = false;
     loop {
         let now = Utc::now();
-        let rows = poller.store.run(|c| queries::schedule_rows(c)).await?;
-        let rows: HashMap<String, queries::ScheduleRow> =
-            rows.into_iter().map(|r| (r.name.clone(), r)).collect();
-        let mut earliest: Option<chrono::DateTime<Utc>> = None;
-        for feed in &poller.config.feeds {
-            if in_flight.contains(&feed.name) {
-                continue;
-            }
-            let row = rows.get(&feed.name);
-            if row.is_some_and(|r| r.state == "gone") {
-                continue;
-            }
-            let due = row.and_then(|r| r.next_poll).unwrap_or(now);
-            if due > now {
-                earliest = Some(earliest.map_or(due, |e| e.min(due)));
-                continue;
-            }
-            in_flight.insert(feed.name.clone());
-            let (poller, feed, stop, wake) = (
-                poller.clone(),
-                feed.clone(),
-                shutdown.clone(),
-                Arc::clone(&wake_dispatcher),
-            );
-            tasks.spawn(async move {
-                tokio::select! {
-                    // Dropping a poll mid-way is safe: its results commit in one transaction or not at all.
-                    _ = stop.cancelled() => {}
-                    report = poller.poll(&feed) => if report.alerts_created > 0 { wake.notify_one() },
+        let mut earliest: Option<DateTime<Utc>> = None;
+        match poller.store.run(|c| queries::schedule_rows(c)).await {
+            Ok(rows) => {
+                let rows: HashMap<String, queries::ScheduleRow> =
+                    rows.into_iter().map(|r| (r.name.clone(), r)).collect();
+                let busy: HashSet<&String> = in_flight.values().collect();
+                let mut start = Vec::new();
+                for feed in &poller.config.feeds {
+                    let row = rows.get(&feed.name);
+                    if busy.contains(&feed.name) || row.is_some_and(|r| r.state == "gone") {
+                        continue;
+                    }
+                    let mut due = row.and_then(|r| r.next_poll).unwrap_or(now);
+                    if let Some(hold) = held.get(&feed.name) {
+                        due = due.max(*hold);
+                    }
+                    if due > now {
+                        earliest = Some(earliest.map_or(due, |e| e.min(due)));
+                    } else {
+                        start.push(feed.clone());
+                    }
                 }
-                feed.name
-            });
+                for feed in start {
+                    held.remove(&feed.name);
+                    let (poller, stop, wake) = (
+                        poller.clone(),
+                        shutdown.clone(),
+                        Arc::clone(&wake_dispatcher),
+                    );
+                    let name = feed.name.clone();
+                    let handle = tasks.spawn(async move {
+                        tokio::select! {
+                            // Dropping a poll mid-way is safe: its results commit in one
+                            // transaction or not at all.
+                            _ = stop.cancelled() => None,
+                            report = poller.poll(&feed) => {
+                                if report.alerts_created > 0 {
+                                    wake.notify_one();
+                                }
+                                report.hold_until
+                            }
+                        }
+                    });
+                    in_flight.insert(handle.id(), name);
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %format!("{e:#}"), "scheduler: reading feed states; retrying shortly");
+                earliest = Some(now + chrono::Duration::seconds(5));
+            }
         }
         if !ready_sent {
             // The config loaded, the database migrated and the first schedule is computed.
@@ -144,17 +176,41 @@ async fn schedule_loop(
         tokio::select! {
             _ = shutdown.cancelled() => break,
             _ = tokio::time::sleep(sleep) => {}
-            Some(done) = tasks.join_next(), if !tasks.is_empty() => {
-                if let Ok(name) = done {
-                    in_flight.remove(&name);
-                }
-                while let Some(done) = tasks.try_join_next() {
-                    if let Ok(name) = done { in_flight.remove(&name); }
+            Some(done) = tasks.join_next_with_id(), if !tasks.is_empty() => {
+                finish(done, &mut in_flight, &mut held);
+                while let Some(done) = tasks.try_join_next_with_id() {
+                    finish(done, &mut in_flight, &mut held);
                 }
             }
         }
     }
     // Polls see the cancellation and stop; an ingest already running finishes its transaction.
     while tasks.join_next().await.is_some() {}
-    Ok(())
+}
+
+/// A poll task ended: free its feed, and hold it back if its poll could not be recorded or
+/// the task panicked (a feed must not take the daemon down, nor be retried in a tight loop).
+fn finish(
+    done: Result<(tokio::task::Id, Option<DateTime<Utc>>), tokio::task::JoinError>,
+    in_flight: &mut HashMap<tokio::task::Id, String>,
+    held: &mut HashMap<String, DateTime<Utc>>,
+) {
+    let (id, hold) = match done {
+        Ok((id, hold)) => (id, hold),
+        Err(e) => {
+            let hold = Utc::now() + chrono::Duration::seconds(60);
+            if e.is_panic() {
+                tracing::error!(
+                    feed = in_flight.get(&e.id()).map(String::as_str).unwrap_or("?"),
+                    "poll task panicked"
+                );
+            }
+            (e.id(), Some(hold))
+        }
+    };
+    if let Some(name) = in_flight.remove(&id)
+        && let Some(hold) = hold
+    {
+        held.insert(name, hold);
+    }
 }

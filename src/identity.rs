@@ -3,6 +3,8 @@
 //! Keys are SHA-256 based and therefore stable across runs, machines and Rust versions: they
 //! are persisted, and a key that changed would make an old item new again.
 
+use std::collections::HashSet;
+
 use sha2::{Digest, Sha256};
 use url::Url;
 
@@ -80,6 +82,35 @@ pub enum DedupPolicy {
     Content,
 }
 
+/// Which property keys a feed's items. With `dedup = "auto"` it is chosen from the feed's
+/// first document and then kept: a later document in which one guid is missing or repeated
+/// must not re-key (and so duplicate) every item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyMode {
+    Guid,
+    Link,
+    Content,
+}
+
+impl KeyMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyMode::Guid => "guid",
+            KeyMode::Link => "link",
+            KeyMode::Content => "content",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "guid" => Some(KeyMode::Guid),
+            "link" => Some(KeyMode::Link),
+            "content" => Some(KeyMode::Content),
+            _ => None,
+        }
+    }
+}
+
 /// The parts of an item that identity is computed from.
 pub struct IdentityInput<'a> {
     pub guid: Option<&'a str>,
@@ -89,45 +120,67 @@ pub struct IdentityInput<'a> {
     pub text: &'a str,
 }
 
-/// Key of every item of one parsed document, in order. With `auto`, guids are used only when
-/// every item has one and none repeats within the document (feeds that reuse one guid for all
-/// items exist); otherwise the canonical link; otherwise a hash of title, date and text.
-pub fn item_keys(policy: DedupPolicy, items: &[IdentityInput<'_>]) -> Vec<String> {
-    let guids_usable = {
-        let mut seen = std::collections::HashSet::new();
-        items.iter().all(|i| {
-            i.guid
-                .is_some_and(|g| !g.trim().is_empty() && seen.insert(g))
-        })
+/// Key of every item of one parsed document, in order, and the mode in effect.
+///
+/// `auto` keeps `known` (the feed's mode so far); a new feed takes guids when every item has
+/// one and none repeats, else canonical links when those are all present and distinct, else
+/// content. Within a document, an item whose guid (or link) is missing or repeats an earlier
+/// item's falls back to the next property, so two different items never share a key.
+pub fn item_keys(
+    policy: DedupPolicy,
+    known: Option<KeyMode>,
+    items: &[IdentityInput<'_>],
+) -> (Vec<String>, KeyMode) {
+    let guid = |i: &IdentityInput<'_>| {
+        i.guid
+            .map(str::trim)
+            .filter(|g| !g.is_empty())
+            .map(str::to_string)
     };
-    items
+    let link = |i: &IdentityInput<'_>| i.link.and_then(canonical_url);
+    let all_distinct = |vals: Vec<Option<String>>| {
+        let mut seen = HashSet::new();
+        vals.into_iter().all(|v| v.is_some_and(|v| seen.insert(v)))
+    };
+    let mode = match policy {
+        DedupPolicy::Guid => KeyMode::Guid,
+        DedupPolicy::Link => KeyMode::Link,
+        DedupPolicy::Content => KeyMode::Content,
+        DedupPolicy::Auto => known.unwrap_or_else(|| {
+            if all_distinct(items.iter().map(guid).collect()) {
+                KeyMode::Guid
+            } else if all_distinct(items.iter().map(link).collect()) {
+                KeyMode::Link
+            } else {
+                KeyMode::Content
+            }
+        }),
+    };
+    let mut used = HashSet::new();
+    let keys = items
         .iter()
         .map(|i| {
-            let by_guid = || {
-                i.guid
-                    .filter(|g| !g.trim().is_empty())
-                    .map(|g| format!("g:{}", sha256_hex(&[g.trim()])))
+            let g = guid(i).map(|g| format!("g:{}", sha256_hex(&[&g])));
+            let l = link(i).map(|u| format!("l:{}", sha256_hex(&[&u])));
+            let c = format!(
+                "c:{}",
+                sha256_hex(&[i.title, i.published.unwrap_or(""), i.text])
+            );
+            let order = match mode {
+                KeyMode::Guid => [g, l, Some(c.clone())],
+                KeyMode::Link => [l, g, Some(c.clone())],
+                KeyMode::Content => [Some(c.clone()), None, None],
             };
-            let by_link = || {
-                i.link
-                    .and_then(canonical_url)
-                    .map(|u| format!("l:{}", sha256_hex(&[&u])))
-            };
-            let by_content = || {
-                format!(
-                    "c:{}",
-                    sha256_hex(&[i.title, i.published.unwrap_or(""), i.text])
-                )
-            };
-            match policy {
-                DedupPolicy::Auto if guids_usable => by_guid().unwrap_or_else(by_content),
-                DedupPolicy::Auto => by_link().unwrap_or_else(by_content),
-                DedupPolicy::Guid => by_guid().or_else(by_link).unwrap_or_else(by_content),
-                DedupPolicy::Link => by_link().or_else(by_guid).unwrap_or_else(by_content),
-                DedupPolicy::Content => by_content(),
-            }
+            let key = order
+                .into_iter()
+                .flatten()
+                .find(|k| !used.contains(k))
+                .unwrap_or(c);
+            used.insert(key.clone());
+            key
         })
-        .collect()
+        .collect();
+    (keys, mode)
 }
 
 /// Hash of what a reader sees of an item; a change under the same key is an edit.
@@ -184,45 +237,74 @@ mod tests {
         }
     }
 
+    fn keys(items: &[IdentityInput<'_>]) -> (Vec<String>, KeyMode) {
+        item_keys(DedupPolicy::Auto, None, items)
+    }
+
     #[test]
     fn auto_uses_unique_guids() {
-        let keys = item_keys(
-            DedupPolicy::Auto,
-            &[
-                input(Some("a"), Some("http://x/1"), "t"),
-                input(Some("b"), Some("http://x/1"), "t"),
-            ],
-        );
-        assert_ne!(keys[0], keys[1]);
-        assert!(keys[0].starts_with("g:"));
+        let (k, mode) = keys(&[
+            input(Some("a"), Some("http://x/1"), "t"),
+            input(Some("b"), Some("http://x/1"), "t"),
+        ]);
+        assert_eq!(mode, KeyMode::Guid);
+        assert_ne!(k[0], k[1]);
+        assert!(k[0].starts_with("g:"));
     }
 
     #[test]
     fn auto_falls_back_to_links_when_guids_repeat_or_are_missing() {
-        let keys = item_keys(
+        let (k, mode) = keys(&[
+            input(Some("same"), Some("http://x/1?utm_source=a"), "t"),
+            input(Some("same"), Some("http://x/2"), "t"),
+        ]);
+        assert_eq!(mode, KeyMode::Link);
+        assert!(k.iter().all(|k| k.starts_with("l:")));
+        assert_ne!(k[0], k[1]);
+        let (again, _) = item_keys(
             DedupPolicy::Auto,
-            &[
-                input(Some("same"), Some("http://x/1?utm_source=a"), "t"),
-                input(Some("same"), Some("http://x/2"), "t"),
-            ],
-        );
-        assert!(keys.iter().all(|k| k.starts_with("l:")));
-        assert_ne!(keys[0], keys[1]);
-        let again = item_keys(
-            DedupPolicy::Auto,
-            &[input(None, Some("http://x/1"), "edited title")],
+            Some(KeyMode::Link),
+            &[input(None, Some("http://x/1"), "edited")],
         );
         assert_eq!(
-            again[0], keys[0],
+            again[0], k[0],
             "a link key ignores tracking params and title edits"
         );
     }
 
     #[test]
+    fn a_feed_keeps_its_mode_when_one_document_has_a_bad_guid() {
+        let (first, mode) = keys(&[
+            input(Some("a"), Some("http://x/1"), "t1"),
+            input(Some("b"), Some("http://x/2"), "t2"),
+        ]);
+        // The next document repeats a guid and has an item without one: old items keep their keys.
+        let (next, mode2) = item_keys(
+            DedupPolicy::Auto,
+            Some(mode),
+            &[
+                input(Some("a"), Some("http://x/1"), "t1"),
+                input(Some("b"), Some("http://x/2"), "t2"),
+                input(Some("b"), Some("http://x/3"), "t3"),
+                input(None, Some("http://x/4"), "t4"),
+            ],
+        );
+        assert_eq!(mode2, KeyMode::Guid);
+        assert_eq!(next[..2], first[..]);
+        assert!(
+            next[2].starts_with("l:") && next[3].starts_with("l:"),
+            "{next:?}"
+        );
+        let distinct: HashSet<_> = next.iter().collect();
+        assert_eq!(distinct.len(), 4, "different items never share a key");
+    }
+
+    #[test]
     fn items_without_guid_or_link_are_keyed_by_content() {
-        let a = item_keys(DedupPolicy::Auto, &[input(None, None, "title one")]);
-        let b = item_keys(DedupPolicy::Auto, &[input(None, None, "title one")]);
-        let c = item_keys(DedupPolicy::Auto, &[input(None, None, "title two")]);
+        let (a, mode) = keys(&[input(None, None, "title one")]);
+        let (b, _) = keys(&[input(None, None, "title one")]);
+        let (c, _) = keys(&[input(None, None, "title two")]);
+        assert_eq!(mode, KeyMode::Content);
         assert!(a[0].starts_with("c:"));
         assert_eq!(a, b);
         assert_ne!(a, c);
@@ -231,8 +313,9 @@ mod tests {
     #[test]
     fn keys_are_stable_across_versions() {
         // A persisted key must never change: this literal pins the algorithm.
-        let k = item_keys(
+        let (k, _) = item_keys(
             DedupPolicy::Guid,
+            None,
             &[input(Some("tag:example.org,2026:1"), None, "")],
         );
         assert_eq!(

@@ -9,9 +9,10 @@ use anyhow::Context;
 use chrono::Utc;
 use clap::{Parser, Subcommand};
 use serde::Serialize;
+use tokio_util::sync::CancellationToken;
 
 use feedwatch::config::{self, Config};
-use feedwatch::notify::Dispatcher;
+use feedwatch::notify::{DeliveryLock, Dispatcher};
 use feedwatch::poll::{FeedReport, Poller};
 use feedwatch::store::{ItemFilter, Store, outbox, queries};
 
@@ -84,8 +85,8 @@ enum FeedsAction {
 
 #[derive(Subcommand)]
 enum AlertsAction {
-    /// Requeue failed alerts (the given ids, or all failed ones)
-    Retry { ids: Vec<i64> },
+    /// Requeue failed alerts (the given ids or uids, or all failed ones)
+    Retry { ids: Vec<String> },
 }
 
 fn parse_since(s: &str) -> Result<std::time::Duration, String> {
@@ -160,6 +161,9 @@ fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
     let cfg = load_config(&cli)?;
     match cli.command {
         Command::Check => {
+            for w in &cfg.warnings {
+                eprintln!("{w}");
+            }
             println!(
                 "{}: ok ({} feeds, {} topics, {} notifiers)",
                 cfg.path.display(),
@@ -185,7 +189,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
                 )));
             }
             let store = Store::open(&cfg.daemon.database)?;
-            store.with(|c| queries::sync_feeds(c, &cfg))?;
+            store.with(|c| queries::sync_feeds(c, &cfg, Utc::now()))?;
             store.with(|c| queries::reset_feed(c, &name))?;
             println!("{name}: reset; it will be polled at the daemon's next scheduling pass");
             Ok(ExitCode::SUCCESS)
@@ -319,7 +323,9 @@ fn poll(cfg: Config, names: Vec<String>, json: bool) -> Result<ExitCode, Failure
     let summary = runtime()?.block_on(async {
         let store = Arc::new(Store::open(&cfg.daemon.database)?);
         let c2 = Arc::clone(&cfg);
-        store.run(move |c| queries::sync_feeds(c, &c2)).await?;
+        store
+            .run(move |c| queries::sync_feeds(c, &c2, Utc::now()))
+            .await?;
         let poller = Poller::new(Arc::clone(&store), Arc::clone(&cfg))?;
         let mut set = tokio::task::JoinSet::new();
         for feed in cfg
@@ -336,9 +342,18 @@ fn poll(cfg: Config, names: Vec<String>, json: bool) -> Result<ExitCode, Failure
         }
         let order: Vec<&str> = cfg.feeds.iter().map(|f| f.name.as_str()).collect();
         reports.sort_by_key(|r| order.iter().position(|n| *n == r.name));
-        let stats = Dispatcher::new(Arc::clone(&store), Arc::clone(&cfg))?
-            .deliver_due()
-            .await?;
+        // While the daemon runs it holds the delivery lock and sends what this poll queued.
+        let stats = match DeliveryLock::try_acquire(&cfg.daemon.database)? {
+            Some(_lock) => {
+                Dispatcher::new(Arc::clone(&store), Arc::clone(&cfg))?
+                    .deliver_due(&CancellationToken::new())
+                    .await?
+            }
+            None => {
+                tracing::info!("the daemon is running: it delivers the alerts");
+                Default::default()
+            }
+        };
         let pending = store.run(|c| outbox::count_pending(c)).await?;
         anyhow::Ok(PollSummary {
             new_items: reports.iter().map(|r| r.new_items).sum(),

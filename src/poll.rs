@@ -4,17 +4,19 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use url::Url;
 
 use crate::config::{Config, FeedConfig};
 use crate::fetch::{FetchSettings, Fetcher, Outcome};
-use crate::identity::{IdentityInput, canonical_url, content_hash, item_keys};
+use crate::identity::{IdentityInput, KeyMode, canonical_url, content_hash, item_keys};
 use crate::parse::{ParsedItem, parse_feed};
 use crate::schedule;
-use crate::store::{IngestSummary, NewItem, PollRecord, PollResult, Store, ingest, queries};
+use crate::store::{
+    FeedRow, IngestSummary, NewItem, PollRecord, PollResult, Store, ingest, queries,
+};
 
 /// What a poll came to, as shown by `poll --json`.
 #[derive(Debug, Clone, Serialize)]
@@ -27,6 +29,9 @@ pub struct FeedReport {
     pub error: Option<String>,
     #[serde(skip)]
     pub alerts_created: usize,
+    /// Set when the poll could not even be recorded: do not poll this feed again before then.
+    #[serde(skip)]
+    pub hold_until: Option<DateTime<Utc>>,
 }
 
 /// Shared by every poll: the store, the config and one HTTP client.
@@ -57,21 +62,22 @@ impl Poller {
     }
 
     /// Poll `feed` within the global and per-host limits. Never fails: every problem becomes
-    /// the feed's error, recorded in the store.
+    /// the feed's error, recorded in the store; if even that fails (a locked database, say),
+    /// the report says how long to hold the feed back, so it is not re-fetched in a loop.
     pub async fn poll(&self, feed: &FeedConfig) -> FeedReport {
-        let name = feed.name.clone();
         match self.poll_inner(feed).await {
             Ok(r) => r,
             Err(e) => {
                 let error = format!("{e:#}");
-                tracing::error!(feed = %name, %error, "poll failed to record");
+                tracing::error!(feed = %feed.name, %error, "could not record the poll");
                 FeedReport {
-                    name,
+                    name: feed.name.clone(),
                     status: "error".into(),
                     http_status: None,
                     new_items: 0,
                     error: Some(error),
                     alerts_created: 0,
+                    hold_until: Some(Utc::now() + chrono::Duration::seconds(60)),
                 }
             }
         }
@@ -80,86 +86,17 @@ impl Poller {
     async fn poll_inner(&self, feed: &FeedConfig) -> anyhow::Result<FeedReport> {
         let name = feed.name.clone();
         let row = self.store.run(move |c| queries::feed_row(c, &name)).await?;
-        let (url, validators, errors_before) = match &row {
-            Some(r) => (
-                Url::parse(&r.url).unwrap_or_else(|_| feed.url.clone()),
-                r.validators.clone(),
-                r.consecutive_errors,
-            ),
-            None => (feed.url.clone(), Default::default(), 0),
+        let row =
+            row.ok_or_else(|| anyhow::anyhow!("feed `{}` is not in the database", feed.name))?;
+        let url = Url::parse(&row.url).unwrap_or_else(|_| feed.url.clone());
+        let attempt = {
+            let _permits = self.limits.acquire(url.host_str().unwrap_or("")).await;
+            self.attempt(feed, &url, &row).await?
         };
-        let _permits = self.limits.acquire(url.host_str().unwrap_or("")).await;
-
-        let fetched = self.fetcher.fetch(&url, &validators).await;
         let now = Utc::now();
-        let (result, http_status, moved_to, items, not_before) = match fetched {
-            Ok(resp) => {
-                let moved_to = resp.moved_to.as_ref().map(Url::to_string);
-                let base = resp.moved_to.clone().unwrap_or_else(|| url.clone());
-                match resp.outcome {
-                    Outcome::NotModified => (
-                        PollResult::NotModified,
-                        Some(resp.status),
-                        moved_to,
-                        Vec::new(),
-                        None,
-                    ),
-                    Outcome::Gone => (
-                        PollResult::Gone,
-                        Some(resp.status),
-                        moved_to,
-                        Vec::new(),
-                        None,
-                    ),
-                    Outcome::Body {
-                        body,
-                        content_type,
-                        validators,
-                    } => {
-                        let parsed = tokio::task::spawn_blocking(move || {
-                            parse_feed(&body, content_type.as_deref(), &base)
-                        })
-                        .await?;
-                        match parsed {
-                            Ok(doc) => {
-                                let items = new_items(feed, doc.items);
-                                (
-                                    PollResult::Fetched {
-                                        validators,
-                                        title: doc.title,
-                                    },
-                                    Some(resp.status),
-                                    moved_to,
-                                    items,
-                                    None,
-                                )
-                            }
-                            // Validators are not kept: the next poll must fetch the body again.
-                            Err(e) => (
-                                PollResult::Failed {
-                                    error: e.to_string(),
-                                },
-                                Some(resp.status),
-                                moved_to,
-                                Vec::new(),
-                                None,
-                            ),
-                        }
-                    }
-                }
-            }
-            Err(e) => (
-                PollResult::Failed {
-                    error: e.to_string(),
-                },
-                e.http_status(),
-                None,
-                Vec::new(),
-                e.retry_after(),
-            ),
-        };
-        let consecutive_errors = if matches!(result, PollResult::Failed { .. }) {
-            errors_before + 1
+        let failed = matches!(attempt.result, PollResult::Failed { .. });
+        let consecutive_errors = if failed {
+            row.consecutive_errors + 1
         } else {
             0
         };
@@ -170,18 +107,19 @@ impl Poller {
             now,
             schedule::PollResult {
                 consecutive_errors,
-                not_before,
+                not_before: attempt.not_before,
             },
         );
         let record = PollRecord {
             now,
-            http_status,
-            result: result.clone(),
-            moved_to: moved_to.clone(),
+            http_status: attempt.http_status,
+            result: attempt.result.clone(),
+            moved_to: attempt.moved_to.clone(),
             next_poll,
         };
         let config = Arc::clone(&self.config);
         let feed_name = feed.name.clone();
+        let items = attempt.items;
         let summary: IngestSummary = self
             .store
             .run(move |c| {
@@ -192,15 +130,15 @@ impl Poller {
             })
             .await?;
 
-        if let Some(to) = &moved_to {
-            tracing::warn!(feed = %feed.name, from = %url, to = %to, "feed moved permanently; polling the new address from now on");
-        }
-        let (status, error) = match &result {
+        let (status, error) = match &attempt.result {
             PollResult::Fetched { .. } => ("ok", None),
             PollResult::NotModified => ("not_modified", None),
             PollResult::Gone => ("gone", Some("410 Gone: polling stopped".to_string())),
             PollResult::Failed { error } => ("error", Some(error.clone())),
         };
+        if let (Some(to), None) = (&attempt.moved_to, &error) {
+            tracing::warn!(feed = %feed.name, from = %url, to = %to, "feed moved permanently; polling the new address from now on");
+        }
         match &error {
             None => {
                 tracing::info!(feed = %feed.name, status, new = summary.new_items, updated = summary.updated_items,
@@ -214,16 +152,96 @@ impl Poller {
         Ok(FeedReport {
             name: feed.name.clone(),
             status: status.into(),
-            http_status,
+            http_status: attempt.http_status,
             new_items: summary.new_items,
             error,
             alerts_created: summary.alerts_created,
+            hold_until: None,
+        })
+    }
+
+    /// Fetch and parse: everything a poll does before it writes.
+    async fn attempt(
+        &self,
+        feed: &FeedConfig,
+        url: &Url,
+        row: &FeedRow,
+    ) -> anyhow::Result<Attempt> {
+        let resp = match self.fetcher.fetch(url, &row.validators).await {
+            Ok(resp) => resp,
+            Err(e) => {
+                return Ok(Attempt {
+                    result: PollResult::Failed {
+                        error: e.to_string(),
+                    },
+                    http_status: e.http_status(),
+                    moved_to: None,
+                    items: Vec::new(),
+                    not_before: e.retry_after(),
+                });
+            }
+        };
+        let base = resp.moved_to.clone().unwrap_or_else(|| url.clone());
+        let (result, items) = match resp.outcome {
+            Outcome::NotModified => (PollResult::NotModified, Vec::new()),
+            Outcome::Gone => (PollResult::Gone, Vec::new()),
+            Outcome::Body {
+                body,
+                content_type,
+                validators,
+            } => {
+                let parsed = tokio::task::spawn_blocking(move || {
+                    parse_feed(&body, content_type.as_deref(), &base)
+                })
+                .await?;
+                match parsed {
+                    Ok(doc) => {
+                        let (items, key_mode) = new_items(feed, row.key_mode, doc.items);
+                        (
+                            PollResult::Fetched {
+                                validators,
+                                title: doc.title,
+                                key_mode,
+                            },
+                            items,
+                        )
+                    }
+                    // Validators are not kept: the next poll must fetch the body again.
+                    Err(e) => (
+                        PollResult::Failed {
+                            error: e.to_string(),
+                        },
+                        Vec::new(),
+                    ),
+                }
+            }
+        };
+        Ok(Attempt {
+            result,
+            http_status: Some(resp.status),
+            moved_to: resp.moved_to.as_ref().map(Url::to_string),
+            items,
+            not_before: None,
         })
     }
 }
 
+/// What one fetch and parse came to, before it is recorded.
+struct Attempt {
+    result: PollResult,
+    http_status: Option<u16>,
+    moved_to: Option<String>,
+    items: Vec<NewItem>,
+    /// A server's Retry-After.
+    not_before: Option<DateTime<Utc>>,
+}
+
 /// Parsed entries → items with identity keys, canonical URLs and content hashes.
-pub fn new_items(feed: &FeedConfig, parsed: Vec<ParsedItem>) -> Vec<NewItem> {
+pub fn new_items(
+    feed: &FeedConfig,
+    known: Option<KeyMode>,
+    parsed: Vec<ParsedItem>,
+) -> (Vec<NewItem>, KeyMode) {
     let published: Vec<Option<String>> = parsed
         .iter()
         .map(|p| p.published.map(|t| t.to_rfc3339()))
@@ -243,8 +261,8 @@ pub fn new_items(feed: &FeedConfig, parsed: Vec<ParsedItem>) -> Vec<NewItem> {
             },
         })
         .collect();
-    let keys = item_keys(feed.dedup, &inputs);
-    parsed
+    let (keys, mode) = item_keys(feed.dedup, known, &inputs);
+    let items = parsed
         .into_iter()
         .zip(keys)
         .map(|(p, key)| NewItem {
@@ -265,7 +283,8 @@ pub fn new_items(feed: &FeedConfig, parsed: Vec<ParsedItem>) -> Vec<NewItem> {
             categories: p.categories,
             published: p.published,
         })
-        .collect()
+        .collect();
+    (items, mode)
 }
 
 /// Polls in flight: at most `concurrency` in all and `per_host` against any one host.

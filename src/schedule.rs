@@ -29,7 +29,11 @@ impl fmt::Debug for CronExpr {
 
 impl CronExpr {
     pub fn parse(expr: &str) -> Result<Self, String> {
-        let expr = expr.trim();
+        Self::parse_inner(expr.trim())
+            .map_err(|reason| format!("invalid cron expression `{}`: {reason}", expr.trim()))
+    }
+
+    fn parse_inner(expr: &str) -> Result<Self, String> {
         let fields: Vec<&str> = expr.split_whitespace().collect();
         let translated = if expr.starts_with('@') {
             expr.to_string()
@@ -42,7 +46,13 @@ impl CronExpr {
                         fields[0], fields[1], fields[2], fields[3], dow
                     )
                 }
-                6 | 7 => fields.join(" "),
+                // Weekdays are numbered as in crontab whatever the field count, so `1` is Monday
+                // in `0 9 * * 1` and in `0 0 9 * * 1` alike.
+                6 | 7 => {
+                    let mut f: Vec<String> = fields.iter().map(|s| s.to_string()).collect();
+                    f[5] = crontab_weekdays(fields[5])?;
+                    f.join(" ")
+                }
                 n => {
                     return Err(format!(
                         "expected 5 fields (minute hour day month weekday) or 6 with seconds first, found {n}"
@@ -50,22 +60,20 @@ impl CronExpr {
                 }
             }
         };
-        let schedule = cron::Schedule::from_str(&translated).map_err(|e| {
+        let schedule = cron::Schedule::from_str(&translated).map_err(|e| -> String {
             // The crate's message repeats the expression and draws a caret on extra lines;
             // the last line is the reason.
             let text = e.to_string();
-            let reason = text
-                .lines()
+            text.lines()
                 .rev()
                 .find(|l| !l.trim().is_empty())
                 .unwrap_or("")
                 .trim()
-                .to_string();
-            format!("invalid cron expression `{expr}`: {reason}")
+                .to_string()
         })?;
         // An expression that never fires (e.g. 30 February) would silently stop a feed.
         if schedule.upcoming(Utc).next().is_none() {
-            return Err(format!("cron expression `{expr}` never fires"));
+            return Err("it never fires".to_string());
         }
         Ok(Self {
             source: expr.to_string(),
@@ -251,6 +259,19 @@ mod tests {
         );
         assert_eq!(crontab_weekdays("*/2").unwrap(), "*/2");
         assert_eq!(crontab_weekdays("MON-FRI").unwrap(), "MON-FRI");
+    }
+
+    #[test]
+    fn six_fields_number_weekdays_like_crontab() {
+        // 2026-01-03 is a Saturday; weekday 2 is Tuesday in both forms.
+        for expr in ["0 9 * * 2", "0 0 9 * * 2", "0 0 9 * * 2 *"] {
+            let c = CronExpr::parse(expr).unwrap();
+            assert_eq!(
+                c.next_after(at("2026-01-03T00:00:00Z"), Tz::UTC),
+                Some(at("2026-01-06T09:00:00Z")),
+                "{expr}"
+            );
+        }
     }
 
     #[test]

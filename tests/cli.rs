@@ -117,10 +117,14 @@ fn unknown_feed_names_are_usage_errors() {
 
 #[test]
 fn the_daemon_refuses_a_bad_config_with_exit_2() {
-    let env = Env::new("[daemon]\ndatabase = \"feedwatch.db\"\nschedule = \"every five minutes\"\n");
+    let env =
+        Env::new("[daemon]\ndatabase = \"feedwatch.db\"\nschedule = \"every five minutes\"\n");
     let out = env.run(&["run"]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("feedwatch.toml:3:12: "), "{stderr}");
-    assert!(!env.db_path().exists(), "nothing is created before the config is valid");
+    assert!(
+        !env.db_path().exists(),
+        "nothing is created before the config is valid"
+    );
 }

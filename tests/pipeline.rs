@@ -546,15 +546,23 @@ async fn an_edited_item_is_updated_without_a_new_alert() {
     webhook_ok(&hooks).await;
     Mock::given(method("GET"))
         .and(path("/f"))
-        .respond_with(ResponseTemplate::new(200).set_body_string(rss_with_seed("g-1", "https://outlet.example/a")))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_string(rss_with_seed("g-1", "https://outlet.example/a")),
+        )
         .mount(&feeds)
         .await;
-    let env = Env::new(&config(&feed("f", &format!("{}/f", feeds.uri())), &format!("{}/hook", hooks.uri()), ""));
+    let env = Env::new(&config(
+        &feed("f", &format!("{}/f", feeds.uri())),
+        &format!("{}/hook", hooks.uri()),
+        "",
+    ));
     assert_eq!(env.json(&["poll", "--json"])["alerts_sent"], 1);
 
     // Same guids, new headline: the row changes, nothing new is stored or sent.
     feeds.reset().await;
-    let edited = rss_with_seed("g-1", "https://outlet.example/a").replace(SEED_TITLE, "UPDATED: Wang Yi and Lavrov meet in Beijing");
+    let edited = rss_with_seed("g-1", "https://outlet.example/a")
+        .replace(SEED_TITLE, "UPDATED: Wang Yi and Lavrov meet in Beijing");
     Mock::given(method("GET"))
         .and(path("/f"))
         .respond_with(ResponseTemplate::new(200).set_body_string(edited))
@@ -564,7 +572,13 @@ async fn an_edited_item_is_updated_without_a_new_alert() {
     assert_eq!(second["new_items"], 0, "{second}");
     let items = env.json(&["items", "--json"]);
     assert_eq!(items.as_array().unwrap().len(), 2);
-    assert!(items.as_array().unwrap().iter().any(|i| i["title"] == "UPDATED: Wang Yi and Lavrov meet in Beijing"));
+    assert!(
+        items
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["title"] == "UPDATED: Wang Yi and Lavrov meet in Beijing")
+    );
     assert_eq!(posts(&hooks).await.len(), 1);
 }
 
@@ -572,7 +586,11 @@ async fn an_edited_item_is_updated_without_a_new_alert() {
 async fn sigterm_during_a_slow_poll_stops_promptly_and_stores_nothing_partial() {
     let feeds = MockServer::start().await;
     Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(200).set_body_string(rss_with_seed("a", "https://x.example/a")).set_delay(Duration::from_secs(60)))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_string(rss_with_seed("a", "https://x.example/a"))
+                .set_delay(Duration::from_secs(60)),
+        )
         .mount(&feeds)
         .await;
     let env = Env::new(&format!(
@@ -581,16 +599,32 @@ async fn sigterm_during_a_slow_poll_stops_promptly_and_stores_nothing_partial() 
     ));
     let mut daemon = env.spawn_daemon();
     let start = std::time::Instant::now();
-    while feeds.received_requests().await.unwrap_or_default().is_empty() {
-        assert!(start.elapsed() < Duration::from_secs(15), "never polled: {}", daemon.log_text());
+    while feeds
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .is_empty()
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "never polled: {}",
+            daemon.log_text()
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let stop = std::time::Instant::now();
     daemon.signal("TERM");
     let status = daemon.wait_exit(Duration::from_secs(10));
     assert!(status.success(), "{status:?}: {}", daemon.log_text());
-    assert!(stop.elapsed() < Duration::from_secs(5), "took {:?} to stop", stop.elapsed());
+    assert!(
+        stop.elapsed() < Duration::from_secs(5),
+        "took {:?} to stop",
+        stop.elapsed()
+    );
     let view = env.json(&["feeds", "--json"]);
-    assert_eq!(view[0]["state"], "new", "the abandoned poll left no trace: {view}");
+    assert_eq!(
+        view[0]["state"], "new",
+        "the abandoned poll left no trace: {view}"
+    );
     assert_eq!(view[0]["items"], 0);
 }

@@ -40,6 +40,41 @@ pub struct PassStats {
     pub failed: usize,
 }
 
+/// Only one process delivers from a database at a time, or two could send the same alert
+/// (the `log` notifier has no idempotency key to save the receiver). The daemon holds this
+/// lock for its lifetime; `feedwatch poll` delivers only when it can take it. An advisory file
+/// lock beside the database: the kernel releases it when the process dies, however it dies.
+pub struct DeliveryLock {
+    _file: std::fs::File,
+}
+
+impl DeliveryLock {
+    /// `Ok(None)` when another process holds it.
+    pub fn try_acquire(database: &std::path::Path) -> anyhow::Result<Option<Self>> {
+        use anyhow::Context;
+        let mut path = database.as_os_str().to_owned();
+        path.push(".lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .with_context(|| {
+                format!(
+                    "opening lock file {}",
+                    std::path::Path::new(&path).display()
+                )
+            })?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(Self { _file: file })),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => {
+                Err(e).with_context(|| format!("locking {}", std::path::Path::new(&path).display()))
+            }
+        }
+    }
+}
+
 pub struct Dispatcher {
     store: Arc<Store>,
     config: Arc<Config>,
@@ -47,6 +82,8 @@ pub struct Dispatcher {
 }
 
 const BATCH: usize = 100;
+/// Longest idle wait: alerts requeued by `feedwatch alerts retry` go out within this.
+pub const MAX_IDLE: Duration = Duration::from_secs(30);
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(6 * 3600);
 
 impl Dispatcher {
@@ -55,7 +92,9 @@ impl Dispatcher {
             .user_agent(&config.daemon.user_agent)
             .timeout(config.daemon.timeout)
             .connect_timeout(config.daemon.connect_timeout)
-            .redirect(reqwest::redirect::Policy::limited(3))
+            // A redirected POST would become a GET without the body (and carry our headers to
+            // another host): a redirect is a failure to report, not to follow.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| anyhow::anyhow!("building the notifier HTTP client: {e}"))?;
         Ok(Self {
@@ -65,8 +104,9 @@ impl Dispatcher {
         })
     }
 
-    /// Deliver every alert due now, once each.
-    pub async fn deliver_due(&self) -> anyhow::Result<PassStats> {
+    /// Deliver every alert due now, once each. On `stop`, the send in progress is abandoned:
+    /// its alert stays pending and goes out again later, with the same id.
+    pub async fn deliver_due(&self, stop: &CancellationToken) -> anyhow::Result<PassStats> {
         let mut stats = PassStats::default();
         loop {
             let now = Utc::now();
@@ -76,7 +116,10 @@ impl Dispatcher {
                 .await?;
             let n = due.len();
             for alert in due {
-                let outcome = self.deliver(&alert).await;
+                let outcome = tokio::select! {
+                    _ = stop.cancelled() => return Ok(stats),
+                    outcome = self.deliver(&alert) => outcome,
+                };
                 self.record(&alert, outcome, &mut stats).await?;
             }
             if n < BATCH {
@@ -137,17 +180,24 @@ impl Dispatcher {
         }
     }
 
-    /// Deliver until shutdown: wakes when an ingest queued alerts (`wake`) or a retry is due.
+    /// Deliver until shutdown: wakes when an ingest queued alerts (`wake`), when a retry is
+    /// due, and at least every [`MAX_IDLE`] for alerts requeued by another process.
     pub async fn run(&self, wake: Arc<Notify>, shutdown: CancellationToken) {
         loop {
-            if let Err(e) = self.deliver_due().await {
+            if let Err(e) = self.deliver_due(&shutdown).await {
                 tracing::error!(error = %format!("{e:#}"), "alert dispatcher");
             }
-            let next = self.store.run(|c| outbox::next_due(c)).await.ok().flatten();
+            let next = match self.store.run(|c| outbox::next_due(c)).await {
+                Ok(next) => next,
+                Err(e) => {
+                    tracing::error!(error = %format!("{e:#}"), "alert dispatcher: reading the outbox");
+                    None
+                }
+            };
             let wait = next
                 .map(|t| (t - Utc::now()).to_std().unwrap_or(Duration::ZERO))
-                .unwrap_or(Duration::from_secs(3600))
-                .max(Duration::from_millis(20));
+                .unwrap_or(MAX_IDLE)
+                .clamp(Duration::from_millis(20), MAX_IDLE);
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 _ = wake.notified() => {}

@@ -39,7 +39,7 @@ pub async fn send(
     http: &reqwest::Client,
     url: &Url,
     secret: Option<&Secret>,
-    headers: &BTreeMap<String, String>,
+    headers: &BTreeMap<String, Secret>,
     alert: &AlertContext,
 ) -> Delivery {
     let body = match serde_json::to_vec(&payload(alert)) {
@@ -55,7 +55,7 @@ pub async fn send(
         .header("Content-Type", "application/json")
         .header("Idempotency-Key", &alert.uid);
     for (k, v) in headers {
-        req = req.header(k, v);
+        req = req.header(k, v.expose());
     }
     if let Some(secret) = secret {
         req = req.header("X-Feedwatch-Signature", signature(secret, &body));
@@ -77,22 +77,30 @@ pub async fn send(
     )
 }
 
-/// 2xx sent; 408, 429 and 5xx retried (429 and 503 honour Retry-After); other 4xx permanent.
+/// 2xx sent; 408, 429 and 5xx retried (429 and 503 honour Retry-After); other 4xx and
+/// redirects are permanent: retrying cannot change the answer.
 pub fn classify(status: StatusCode, retry_after: Option<&str>) -> Delivery {
     if status.is_success() {
         return Delivery::Sent;
     }
-    let error = format!("webhook answered HTTP {status}");
     let retryable = status.is_server_error()
         || status == StatusCode::REQUEST_TIMEOUT
-        || status == StatusCode::TOO_MANY_REQUESTS
-        || status.is_redirection();
+        || status == StatusCode::TOO_MANY_REQUESTS;
     if retryable {
         let not_before = retry_after.and_then(|v| parse_retry_after(v, Utc::now()));
-        Delivery::Retry { error, not_before }
-    } else {
-        Delivery::Permanent { error }
+        return Delivery::Retry {
+            error: format!("webhook answered HTTP {status}"),
+            not_before,
+        };
     }
+    let error = if status.is_redirection() {
+        format!(
+            "webhook answered HTTP {status} (a redirect): point the notifier's url at the final address"
+        )
+    } else {
+        format!("webhook answered HTTP {status}")
+    };
+    Delivery::Permanent { error }
 }
 
 /// Webhook URLs often carry a token in the path or query: log only scheme, host and port.

@@ -9,7 +9,7 @@ use rusqlite::{OptionalExtension, Transaction, params};
 use super::fmt_time;
 use crate::config::{FeedConfig, TopicConfig};
 use crate::fetch::Validators;
-use crate::identity::alert_uid;
+use crate::identity::{KeyMode, alert_uid};
 use crate::topics::{Document, ItemText};
 
 /// An item ready to store: normalized text plus its identity.
@@ -34,6 +34,8 @@ pub enum PollResult {
     Fetched {
         validators: Validators,
         title: Option<String>,
+        /// How the items were keyed: recorded for a feed that had no mode yet.
+        key_mode: KeyMode,
     },
     NotModified,
     Gone,
@@ -67,7 +69,9 @@ pub fn complete_poll(
     items: &[NewItem],
     rec: &PollRecord,
 ) -> anyhow::Result<IngestSummary> {
-    let tx = conn.transaction()?;
+    // IMMEDIATE: take the write lock first (waiting on the busy timeout). A deferred
+    // transaction that reads and then writes fails at once if another process wrote meanwhile.
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let feed_id: i64 = tx
         .query_row("SELECT id FROM feeds WHERE name = ?1", [&feed.name], |r| {
             r.get(0)
@@ -86,7 +90,12 @@ pub fn complete_poll(
 fn update_feed(tx: &Transaction<'_>, feed_id: i64, rec: &PollRecord) -> anyhow::Result<()> {
     let now = fmt_time(rec.now);
     let next = fmt_time(rec.next_poll);
-    if let Some(url) = &rec.moved_to {
+    // Move only when the new address served a feed: retired feeds often 301 to a homepage.
+    let served_feed = matches!(
+        rec.result,
+        PollResult::Fetched { .. } | PollResult::NotModified
+    );
+    if let Some(url) = rec.moved_to.as_ref().filter(|_| served_feed) {
         // Validators belong to the old address.
         tx.execute(
             "UPDATE feeds SET url = ?2, etag = NULL, last_modified = NULL WHERE id = ?1",
@@ -94,12 +103,25 @@ fn update_feed(tx: &Transaction<'_>, feed_id: i64, rec: &PollRecord) -> anyhow::
         )?;
     }
     match &rec.result {
-        PollResult::Fetched { validators, title } => {
+        PollResult::Fetched {
+            validators,
+            title,
+            key_mode,
+        } => {
             tx.execute(
                 "UPDATE feeds SET state = 'ok', etag = ?2, last_modified = ?3, title = COALESCE(?4, title),
                  http_status = ?5, last_poll = ?6, last_ok = ?6, error = NULL, consecutive_errors = 0,
-                 next_poll = ?7 WHERE id = ?1",
-                params![feed_id, validators.etag, validators.last_modified, title, rec.http_status, now, next],
+                 next_poll = ?7, key_mode = COALESCE(key_mode, ?8) WHERE id = ?1",
+                params![
+                    feed_id,
+                    validators.etag,
+                    validators.last_modified,
+                    title,
+                    rec.http_status,
+                    now,
+                    next,
+                    key_mode.as_str()
+                ],
             )?;
         }
         PollResult::NotModified => {

@@ -173,8 +173,9 @@ pub fn mark_attempt_failed(
     Ok(())
 }
 
-/// Requeue failed alerts (the given ids, or all failed ones); returns how many.
-pub fn retry(conn: &Connection, ids: &[i64], now: DateTime<Utc>) -> anyhow::Result<usize> {
+/// Requeue failed alerts: the given ones (by row id, or by the uid that webhooks carry as
+/// `id`), or all failed ones. Returns how many were requeued.
+pub fn retry(conn: &Connection, ids: &[String], now: DateTime<Utc>) -> anyhow::Result<usize> {
     let now = fmt_time(now);
     if ids.is_empty() {
         return Ok(conn.execute(
@@ -182,12 +183,13 @@ pub fn retry(conn: &Connection, ids: &[i64], now: DateTime<Utc>) -> anyhow::Resu
             [now],
         )?);
     }
+    let mut stmt = conn.prepare(
+        "UPDATE alerts SET status = 'pending', attempts = 0, next_attempt = ?2
+         WHERE (CAST(id AS TEXT) = ?1 OR uid = ?1) AND status = 'failed'",
+    )?;
     let mut n = 0;
     for id in ids {
-        n += conn.execute(
-            "UPDATE alerts SET status = 'pending', attempts = 0, next_attempt = ?2 WHERE id = ?1 AND status = 'failed'",
-            params![id, now],
-        )?;
+        n += stmt.execute(params![id, now])?;
     }
     Ok(n)
 }

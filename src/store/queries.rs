@@ -1,27 +1,50 @@
 //! Reads for the CLI and the scheduler, and small feed-state writes outside a poll.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde::Serialize;
 
 use super::{fmt_time, parse_time};
 use crate::config::Config;
 use crate::fetch::Validators;
+use crate::identity::KeyMode;
+use crate::schedule;
 
-/// Make the feeds table follow the config: new feeds are added; a feed whose configured URL
-/// changed starts over at the new URL (a permanent redirect only moves the URL *in use*).
-pub fn sync_feeds(conn: &mut Connection, config: &Config) -> anyhow::Result<()> {
-    let tx = conn.transaction()?;
-    for f in &config.feeds {
-        tx.execute(
-            "INSERT INTO feeds (name, config_url, url) VALUES (?1, ?2, ?2)
+/// Make the feeds table follow the config. New feeds are added (due at once). A feed whose
+/// configured URL changed starts over at the new URL, state and backoff cleared (a permanent
+/// redirect only moves the URL *in use*). A feed whose schedule or zone changed is due no later
+/// than the new schedule's next tick.
+pub fn sync_feeds(
+    conn: &mut Connection,
+    config: &Config,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    {
+        let mut stmt = tx.prepare(
+            "INSERT INTO feeds (name, config_url, url, schedule) VALUES (?1, ?2, ?2, ?3)
              ON CONFLICT (name) DO UPDATE SET
                url = CASE WHEN feeds.config_url = excluded.config_url THEN feeds.url ELSE excluded.config_url END,
                etag = CASE WHEN feeds.config_url = excluded.config_url THEN feeds.etag END,
                last_modified = CASE WHEN feeds.config_url = excluded.config_url THEN feeds.last_modified END,
+               state = CASE WHEN feeds.config_url = excluded.config_url THEN feeds.state ELSE 'new' END,
+               error = CASE WHEN feeds.config_url = excluded.config_url THEN feeds.error END,
+               consecutive_errors = CASE WHEN feeds.config_url = excluded.config_url THEN feeds.consecutive_errors ELSE 0 END,
+               key_mode = CASE WHEN feeds.config_url = excluded.config_url THEN feeds.key_mode END,
+               next_poll = CASE
+                 WHEN feeds.config_url != excluded.config_url THEN NULL
+                 WHEN feeds.schedule IS NOT excluded.schedule AND feeds.next_poll > ?4 THEN ?4
+                 ELSE feeds.next_poll END,
+               schedule = excluded.schedule,
                config_url = excluded.config_url",
-            params![f.name, f.url.as_str()],
         )?;
+        for f in &config.feeds {
+            let cron = config.schedule_of(f);
+            let tz = config.daemon.timezone;
+            let key = format!("{}|{}", cron.source(), tz.name());
+            let tick = schedule::next_poll(cron, tz, &f.name, now, schedule::PollResult::default());
+            stmt.execute(params![f.name, f.url.as_str(), key, fmt_time(tick)])?;
+        }
     }
     tx.commit()?;
     Ok(())
@@ -35,12 +58,13 @@ pub struct FeedRow {
     pub validators: Validators,
     pub consecutive_errors: u32,
     pub next_poll: Option<DateTime<Utc>>,
+    pub key_mode: Option<KeyMode>,
 }
 
 pub fn feed_row(conn: &Connection, name: &str) -> anyhow::Result<Option<FeedRow>> {
     Ok(conn
         .query_row(
-            "SELECT url, state, etag, last_modified, consecutive_errors, next_poll FROM feeds WHERE name = ?1",
+            "SELECT url, state, etag, last_modified, consecutive_errors, next_poll, key_mode FROM feeds WHERE name = ?1",
             [name],
             |r| {
                 Ok(FeedRow {
@@ -49,17 +73,22 @@ pub fn feed_row(conn: &Connection, name: &str) -> anyhow::Result<Option<FeedRow>
                     validators: Validators { etag: r.get(2)?, last_modified: r.get(3)? },
                     consecutive_errors: r.get(4)?,
                     next_poll: r.get::<_, Option<String>>(5)?.as_deref().and_then(parse_time),
+                    key_mode: r.get::<_, Option<String>>(6)?.as_deref().and_then(KeyMode::parse),
                 })
             },
         )
         .optional()?)
 }
 
-/// Clear a gone or failing state so the feed is polled again at once.
+/// Clear a gone or failing state so the feed is polled again at once, at its configured URL.
 pub fn reset_feed(conn: &Connection, name: &str) -> anyhow::Result<bool> {
     Ok(conn.execute(
         "UPDATE feeds SET state = CASE WHEN last_ok IS NULL THEN 'new' ELSE 'ok' END, error = NULL,
-         consecutive_errors = 0, next_poll = NULL WHERE name = ?1",
+         consecutive_errors = 0, next_poll = NULL,
+         etag = CASE WHEN url = config_url THEN etag END,
+         last_modified = CASE WHEN url = config_url THEN last_modified END,
+         url = config_url
+         WHERE name = ?1",
         [name],
     )? > 0)
 }

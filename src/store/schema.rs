@@ -19,7 +19,9 @@ const MIGRATIONS: &[&str] = &[
         last_ok TEXT,
         error TEXT,
         consecutive_errors INTEGER NOT NULL DEFAULT 0,
-        next_poll TEXT
+        next_poll TEXT,
+        schedule TEXT,                     -- "cron|zone" the next_poll was computed from
+        key_mode TEXT                      -- guid | link | content: how `auto` keys this feed
     );
     CREATE TABLE stories (
         id INTEGER PRIMARY KEY,

@@ -58,7 +58,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 /// One daemon per database. A `feedwatch poll` may hold the lock for its delivery pass, so
 /// wait a little before deciding another daemon owns it.
 async fn acquire_delivery_lock(database: &std::path::Path) -> anyhow::Result<DeliveryLock> {
-    for _ in 0..60 {
+    for _ in 0..20 {
         if let Some(lock) = DeliveryLock::try_acquire(database)? {
             return Ok(lock);
         }

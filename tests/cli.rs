@@ -128,3 +128,53 @@ fn the_daemon_refuses_a_bad_config_with_exit_2() {
         "nothing is created before the config is valid"
     );
 }
+
+#[test]
+fn a_misspelt_required_key_is_one_error_among_the_others() {
+    let env = Env::new(
+        r#"[[feed]]
+name = "wire"
+url = "https://example.org/feed.xml"
+schedule = "61 * * * *"
+
+[[topic]]
+name = "t"
+qeury = 'China'
+notify = ["nobody"]
+"#,
+    );
+    let out = env.run(&["check"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let file = path_str(&env.config_path());
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 4, "{stderr}");
+    assert!(
+        lines[0].starts_with(&format!("{file}:4:12: invalid cron expression")),
+        "{stderr}"
+    );
+    assert!(
+        lines[1].starts_with(&format!("{file}:6:1: a [[topic]] needs `query`")),
+        "{stderr}"
+    );
+    assert!(
+        lines[2].starts_with(&format!("{file}:8:1: unknown key `qeury`")),
+        "{stderr}"
+    );
+    assert!(
+        lines[3].starts_with(&format!("{file}:9:11: unknown notifier `nobody`")),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn settings_not_yet_applied_are_warned_about_but_accepted() {
+    let env = Env::new("[daemon]\ndatabase = \"feedwatch.db\"\nretention = \"30d\"\n");
+    let out = env.run(&["check"]);
+    assert!(out.status.success());
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("feedwatch.toml:3:1: warning: `retention` is not applied"),
+        "{stderr}"
+    );
+}

@@ -628,3 +628,52 @@ async fn sigterm_during_a_slow_poll_stops_promptly_and_stores_nothing_partial() 
     );
     assert_eq!(view[0]["items"], 0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_webhook_that_redirects_fails_the_alert_instead_of_losing_it() {
+    let feeds = MockServer::start().await;
+    let hooks = MockServer::start().await;
+    mount_feed(&feeds, "/blog", blogger_atom("https://example.org/story")).await;
+    Mock::given(method("POST"))
+        .and(path("/hook"))
+        .respond_with(ResponseTemplate::new(302).insert_header("Location", "/moved"))
+        .mount(&hooks)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/moved"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&hooks)
+        .await;
+    let env = Env::new(&config(
+        &feed("blog", &format!("{}/blog", feeds.uri())),
+        &format!("{}/hook", hooks.uri()),
+        "",
+    ));
+    let out = env.json(&["poll", "--json"]);
+    assert_eq!(out["alerts_sent"], 0, "{out}");
+    assert_eq!(out["alerts_failed"], 1, "{out}");
+    let alerts = env.json(&["alerts", "--json"]);
+    assert_eq!(alerts[0]["status"], "failed");
+    assert!(
+        alerts[0]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("redirect"),
+        "{alerts}"
+    );
+    let requests = hooks.received_requests().await.unwrap();
+    assert!(
+        requests.iter().all(|r| r.url.path() == "/hook"),
+        "the redirect is not followed"
+    );
+
+    // Once the receiver is fixed, `alerts retry UID` requeues it and the next poll delivers.
+    hooks.reset().await;
+    webhook_ok(&hooks).await;
+    let uid = alerts[0]["uid"].as_str().unwrap();
+    let retry = env.run(&["alerts", "retry", uid]);
+    assert!(String::from_utf8_lossy(&retry.stdout).contains("1 alert(s) requeued"));
+    let again = env.json(&["poll", "--json"]);
+    assert_eq!(again["alerts_sent"], 1, "{again}");
+    assert_eq!(posts(&hooks).await.len(), 1);
+}

@@ -89,22 +89,26 @@ async fn permanent_redirects_move_the_feed_and_temporary_ones_do_not() {
     );
 
     // The next poll goes straight to the new address.
-    let before = s
-        .received_requests()
-        .await
-        .unwrap()
-        .iter()
-        .filter(|r| r.url.path() == "/old")
-        .count();
-    env.run(&["poll", "moved"]);
-    let after = s
-        .received_requests()
-        .await
-        .unwrap()
-        .iter()
-        .filter(|r| r.url.path() == "/old")
-        .count();
-    assert_eq!(before, after);
+    let hits = |p: &'static str| {
+        let s = &s;
+        async move {
+            s.received_requests()
+                .await
+                .unwrap()
+                .iter()
+                .filter(|r| r.url.path() == p)
+                .count()
+        }
+    };
+    let (old_before, new_before) = (hits("/old").await, hits("/new").await);
+    let out = env.run(&["poll", "moved"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(hits("/old").await, old_before);
+    assert_eq!(hits("/new").await, new_before + 1);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -199,4 +203,159 @@ async fn next_poll_times_survive_a_restart() {
     assert_eq!(feed_view(&env, "f")["next_poll"], next);
     d.signal("INT");
     assert!(d.wait_exit(Duration::from_secs(10)).success());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fixing_a_gone_feeds_url_in_the_config_starts_it_over() {
+    let s = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/retired"))
+        .respond_with(ResponseTemplate::new(410))
+        .mount(&s)
+        .await;
+    serve(
+        &s,
+        "/current",
+        rss_with_seed("a", "https://outlet.example/a"),
+    )
+    .await;
+    let env = Env::new(&cfg(&[("f", format!("{}/retired", s.uri()))], ""));
+    env.run(&["poll"]);
+    assert_eq!(feed_view(&env, "f")["state"], "gone");
+    env.write_config(&cfg(&[("f", format!("{}/current", s.uri()))], ""));
+    let out = env.json(&["poll", "--json"]);
+    assert_eq!(out["feeds"][0]["status"], "ok", "{out}");
+    let f = feed_view(&env, "f");
+    assert_eq!(f["state"], "ok");
+    assert_eq!(f["url"], format!("{}/current", s.uri()));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_changed_schedule_takes_effect_at_restart() {
+    let s = MockServer::start().await;
+    serve(&s, "/f", rss_with_seed("a", "https://outlet.example/a")).await;
+    let env = Env::new(&cfg(&[("f", format!("{}/f", s.uri()))], ""));
+    env.run(&["poll"]);
+    assert_eq!(s.received_requests().await.unwrap().len(), 1);
+    // Yearly before; every second now: the stored next poll (next January) must not win.
+    env.write_config(&cfg(
+        &[("f", format!("{}/f", s.uri()))],
+        "schedule = \"* * * * * *\"",
+    ));
+    let mut d = env.spawn_daemon();
+    let start = std::time::Instant::now();
+    while s.received_requests().await.unwrap().len() < 2 {
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "not polled on the new schedule: {}",
+            d.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    d.signal("TERM");
+    assert!(d.wait_exit(Duration::from_secs(10)).success());
+}
+
+/// Hold SQLite's write lock from another connection, as a second process would.
+fn hold_write_lock(db: &std::path::Path, for_: Duration) -> std::thread::JoinHandle<()> {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+    std::thread::spawn(move || {
+        std::thread::sleep(for_);
+        conn.execute_batch("COMMIT").unwrap();
+    })
+}
+
+async fn start_daemon_and_wait_for_first_fetch(env: &Env, s: &MockServer) -> Daemon {
+    let d = env.spawn_daemon();
+    let start = std::time::Instant::now();
+    while s.received_requests().await.unwrap().is_empty() {
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "never polled: {}",
+            d.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    d
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_briefly_locked_database_delays_the_ingest_instead_of_failing_it() {
+    let s = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_string(rss_with_seed("a", "https://outlet.example/a"))
+                .set_delay(Duration::from_millis(500)),
+        )
+        .mount(&s)
+        .await;
+    let env = Env::new(&cfg(&[("f", format!("{}/f", s.uri()))], ""));
+    let mut d = start_daemon_and_wait_for_first_fetch(&env, &s).await;
+    // The response is still on its way: lock the database before the ingest begins.
+    let holder = hold_write_lock(&env.db_path(), Duration::from_secs(3));
+    holder.join().unwrap();
+    eventually(Duration::from_secs(10), "the poll to be recorded", || {
+        feed_view(&env, "f")["items"] == 2
+    })
+    .await;
+    assert_eq!(
+        s.received_requests().await.unwrap().len(),
+        1,
+        "fetched once"
+    );
+    d.signal("TERM");
+    assert!(d.wait_exit(Duration::from_secs(10)).success());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_database_locked_for_long_fails_the_poll_without_refetching_in_a_loop() {
+    let s = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_string(rss_with_seed("a", "https://outlet.example/a"))
+                .set_delay(Duration::from_millis(500)),
+        )
+        .mount(&s)
+        .await;
+    let env = Env::new(&cfg(&[("f", format!("{}/f", s.uri()))], ""));
+    let mut d = start_daemon_and_wait_for_first_fetch(&env, &s).await;
+    // Longer than the 10 s busy timeout: recording the poll fails.
+    let holder = hold_write_lock(&env.db_path(), Duration::from_secs(12));
+    holder.join().unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        d.child.try_wait().unwrap().is_none(),
+        "the daemon keeps running"
+    );
+    assert!(
+        d.log_text().contains("could not record the poll"),
+        "{}",
+        d.log_text()
+    );
+    assert_eq!(
+        s.received_requests().await.unwrap().len(),
+        1,
+        "the feed is held back, not re-fetched"
+    );
+    d.signal("TERM");
+    assert!(d.wait_exit(Duration::from_secs(10)).success());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_daemon_on_the_same_database_refuses_to_start() {
+    let s = MockServer::start().await;
+    serve(&s, "/f", rss_with_seed("a", "https://outlet.example/a")).await;
+    let env = Env::new(&cfg(&[("f", format!("{}/f", s.uri()))], ""));
+    let mut first = start_daemon_and_wait_for_first_fetch(&env, &s).await;
+    let second = env.run(&["run"]);
+    assert_eq!(second.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&second.stderr).contains("another feedwatch daemon is running")
+    );
+    assert!(first.child.try_wait().unwrap().is_none());
+    first.signal("TERM");
+    assert!(first.wait_exit(Duration::from_secs(10)).success());
 }

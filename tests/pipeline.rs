@@ -307,15 +307,9 @@ async fn webhook_failing_twice_gets_the_alert_on_the_third_try() {
             .map(|v| v.as_array().is_some_and(|a| !a.is_empty()))
             .unwrap_or(false)
     };
-    let start = std::time::Instant::now();
-    while !sent() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "alert not sent; log:\n{}",
-            daemon.log_text()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    daemon
+        .wait_for("the alert to be sent", async || sent())
+        .await;
     let alerts = env.json(&["alerts", "--json"]);
     assert_eq!(alerts[0]["attempts"], 3, "{alerts}");
     assert_eq!(alerts[0]["status"], "sent");
@@ -361,19 +355,11 @@ async fn alert_in_flight_when_the_daemon_is_killed_is_delivered_after_restart() 
     ));
 
     let mut daemon = env.spawn_daemon();
-    let slow_ref = &slow;
-    let start = std::time::Instant::now();
-    loop {
-        if !posts(slow_ref).await.is_empty() {
-            break;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "no delivery attempt; log:\n{}",
-            daemon.log_text()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    daemon
+        .wait_for("a delivery attempt", async || {
+            !posts(&slow).await.is_empty()
+        })
+        .await;
     daemon.signal("KILL");
     daemon.wait_exit(Duration::from_secs(5));
     let pending = env.json(&["alerts", "--json", "--status", "pending"]);
@@ -391,15 +377,11 @@ async fn alert_in_flight_when_the_daemon_is_killed_is_delivered_after_restart() 
     // Restart with a receiver that answers: the pending alert goes out, same id.
     env.write_config(&config(&feeds_cfg, &format!("{}/hook", good.uri()), ""));
     let mut daemon = env.spawn_daemon();
-    let start = std::time::Instant::now();
-    while posts(&good).await.is_empty() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "not delivered after restart; log:\n{}",
-            daemon.log_text()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    daemon
+        .wait_for("delivery after the restart", async || {
+            !posts(&good).await.is_empty()
+        })
+        .await;
     let delivered = posts(&good).await;
     assert_eq!(delivered.len(), 1);
     assert_eq!(
@@ -598,20 +580,15 @@ async fn sigterm_during_a_slow_poll_stops_promptly_and_stores_nothing_partial() 
         feeds.uri()
     ));
     let mut daemon = env.spawn_daemon();
-    let start = std::time::Instant::now();
-    while feeds
-        .received_requests()
-        .await
-        .unwrap_or_default()
-        .is_empty()
-    {
-        assert!(
-            start.elapsed() < Duration::from_secs(15),
-            "never polled: {}",
-            daemon.log_text()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    daemon
+        .wait_for("the first fetch", async || {
+            !feeds
+                .received_requests()
+                .await
+                .unwrap_or_default()
+                .is_empty()
+        })
+        .await;
     let stop = std::time::Instant::now();
     daemon.signal("TERM");
     let status = daemon.wait_exit(Duration::from_secs(10));

@@ -172,15 +172,8 @@ async fn next_poll_times_survive_a_restart() {
     let count = || async { s.received_requests().await.unwrap().len() };
 
     let mut d = env.spawn_daemon();
-    let start = std::time::Instant::now();
-    while count().await == 0 {
-        assert!(
-            start.elapsed() < Duration::from_secs(15),
-            "never polled: {}",
-            d.log_text()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    d.wait_for("the first fetch", async || count().await > 0)
+        .await;
     eventually(Duration::from_secs(10), "the poll to be recorded", || {
         feed_view(&env, "f")["state"] == "ok"
     })
@@ -243,17 +236,24 @@ async fn a_changed_schedule_takes_effect_at_restart() {
         "schedule = \"* * * * * *\"",
     ));
     let mut d = env.spawn_daemon();
-    let start = std::time::Instant::now();
-    while s.received_requests().await.unwrap().len() < 2 {
-        assert!(
-            start.elapsed() < Duration::from_secs(15),
-            "not polled on the new schedule: {}",
-            d.log_text()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    d.wait_for("a poll on the new schedule", async || {
+        s.received_requests().await.unwrap().len() >= 2
+    })
+    .await;
     d.signal("TERM");
     assert!(d.wait_exit(Duration::from_secs(10)).success());
+}
+
+/// A feed whose answer takes half a second: time to lock the database before the ingest.
+async fn serve_slowly(s: &MockServer) {
+    Mock::given(method("GET"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_string(rss_with_seed("a", "https://outlet.example/a"))
+                .set_delay(Duration::from_millis(500)),
+        )
+        .mount(s)
+        .await;
 }
 
 /// Hold SQLite's write lock from another connection, as a second process would.
@@ -268,29 +268,17 @@ fn hold_write_lock(db: &std::path::Path, for_: Duration) -> std::thread::JoinHan
 
 async fn start_daemon_and_wait_for_first_fetch(env: &Env, s: &MockServer) -> Daemon {
     let d = env.spawn_daemon();
-    let start = std::time::Instant::now();
-    while s.received_requests().await.unwrap().is_empty() {
-        assert!(
-            start.elapsed() < Duration::from_secs(15),
-            "never polled: {}",
-            d.log_text()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    d.wait_for("the first fetch", async || {
+        !s.received_requests().await.unwrap().is_empty()
+    })
+    .await;
     d
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_briefly_locked_database_delays_the_ingest_instead_of_failing_it() {
     let s = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_string(rss_with_seed("a", "https://outlet.example/a"))
-                .set_delay(Duration::from_millis(500)),
-        )
-        .mount(&s)
-        .await;
+    serve_slowly(&s).await;
     let env = Env::new(&cfg(&[("f", format!("{}/f", s.uri()))], ""));
     let mut d = start_daemon_and_wait_for_first_fetch(&env, &s).await;
     // The response is still on its way: lock the database before the ingest begins.
@@ -312,14 +300,7 @@ async fn a_briefly_locked_database_delays_the_ingest_instead_of_failing_it() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_database_locked_for_long_fails_the_poll_without_refetching_in_a_loop() {
     let s = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_string(rss_with_seed("a", "https://outlet.example/a"))
-                .set_delay(Duration::from_millis(500)),
-        )
-        .mount(&s)
-        .await;
+    serve_slowly(&s).await;
     let env = Env::new(&cfg(&[("f", format!("{}/f", s.uri()))], ""));
     let mut d = start_daemon_and_wait_for_first_fetch(&env, &s).await;
     // Longer than the 10 s busy timeout: recording the poll fails.

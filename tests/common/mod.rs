@@ -120,6 +120,19 @@ impl Daemon {
         }
     }
 
+    /// Wait (up to 20 s) until `cond` holds; on timeout, fail showing the daemon's log.
+    pub async fn wait_for(&self, what: &str, mut cond: impl AsyncFnMut() -> bool) {
+        let start = Instant::now();
+        while !cond().await {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "timed out waiting for {what}; daemon log:\n{}",
+                self.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }

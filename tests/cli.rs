@@ -4,9 +4,27 @@ mod common;
 
 use common::*;
 
+/// Run `check` on `config`: it must exit 2 and print exactly one line per expected prefix, in
+/// order, each prefix given after `FILE:`.
+fn assert_check_errors(config: &str, expected: &[&str]) {
+    let env = Env::new(config);
+    let out = env.run(&["check"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let file = path_str(&env.config_path());
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), expected.len(), "{stderr}");
+    for (line, want) in lines.iter().zip(expected) {
+        assert!(
+            line.starts_with(&format!("{file}:{want}")),
+            "expected `{file}:{want}…`, got:\n{stderr}"
+        );
+    }
+}
+
 #[test]
 fn check_reports_every_problem_with_file_line_col_and_exits_2() {
-    let env = Env::new(
+    assert_check_errors(
         r#"[daemon]
 database = "feedwatch.db"
 concurency = 4
@@ -30,32 +48,12 @@ notify = ["opps"]
 name = "ops"
 kind = "log"
 "#,
-    );
-    let out = env.run(&["check"]);
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8(out.stderr).unwrap();
-    let file = path_str(&env.config_path());
-    let lines: Vec<&str> = stderr.lines().collect();
-    assert_eq!(lines.len(), 4, "{stderr}");
-    assert!(
-        lines[0].starts_with(&format!("{file}:3:1: unknown key `concurency`")),
-        "{stderr}"
-    );
-    assert!(
-        lines[1].starts_with(&format!(
-            "{file}:8:12: invalid cron expression `*/61 * * * *`: Minutes"
-        )),
-        "{stderr}"
-    );
-    assert!(
-        lines[2].starts_with(&format!(
-            "{file}:12:9: invalid query: column 1: unbalanced '('"
-        )),
-        "{stderr}"
-    );
-    assert!(
-        lines[3].starts_with(&format!("{file}:18:11: unknown notifier `opps`")),
-        "{stderr}"
+        &[
+            "3:1: unknown key `concurency`",
+            "8:12: invalid cron expression `*/61 * * * *`: Minutes",
+            "12:9: invalid query: column 1: unbalanced '('",
+            "18:11: unknown notifier `opps`",
+        ],
     );
 }
 
@@ -131,7 +129,7 @@ fn the_daemon_refuses_a_bad_config_with_exit_2() {
 
 #[test]
 fn a_misspelt_required_key_is_one_error_among_the_others() {
-    let env = Env::new(
+    assert_check_errors(
         r#"[[feed]]
 name = "wire"
 url = "https://example.org/feed.xml"
@@ -142,28 +140,12 @@ name = "t"
 qeury = 'China'
 notify = ["nobody"]
 "#,
-    );
-    let out = env.run(&["check"]);
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8(out.stderr).unwrap();
-    let file = path_str(&env.config_path());
-    let lines: Vec<&str> = stderr.lines().collect();
-    assert_eq!(lines.len(), 4, "{stderr}");
-    assert!(
-        lines[0].starts_with(&format!("{file}:4:12: invalid cron expression")),
-        "{stderr}"
-    );
-    assert!(
-        lines[1].starts_with(&format!("{file}:6:1: a [[topic]] needs `query`")),
-        "{stderr}"
-    );
-    assert!(
-        lines[2].starts_with(&format!("{file}:8:1: unknown key `qeury`")),
-        "{stderr}"
-    );
-    assert!(
-        lines[3].starts_with(&format!("{file}:9:11: unknown notifier `nobody`")),
-        "{stderr}"
+        &[
+            "4:12: invalid cron expression",
+            "6:1: a [[topic]] needs `query`",
+            "8:1: unknown key `qeury`",
+            "9:11: unknown notifier `nobody`",
+        ],
     );
 }
 

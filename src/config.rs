@@ -323,8 +323,7 @@ struct RawFeed {
     schedule: Option<String>,
     #[serde(default)]
     tags: Vec<String>,
-    #[serde(default)]
-    dedup: DedupPolicy,
+    dedup: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -339,13 +338,21 @@ struct RawTopic {
     notify: Vec<String>,
 }
 
-#[derive(Deserialize, Clone)]
-#[serde(untagged)]
-enum RawSecret {
-    Literal(String),
-    Env { env: String },
-    File { file: PathBuf },
-    Credential { credential: String },
+/// A secret as written: a string, or `{ env = .. }`, `{ file = .. }`, `{ credential = .. }`.
+/// Read as a plain TOML value and checked by [`resolve_secret`], so a mistake gets an
+/// "expected ..." message at its position instead of stopping all checking.
+type RawSecret = toml::Value;
+
+/// What loading does with secrets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Secrets {
+    /// Read every secret; one that cannot be read is an error (`run`, `poll`).
+    Resolve,
+    /// As `Resolve`, but a `credential` outside systemd (no $CREDENTIALS_DIRECTORY) is only a
+    /// warning: `check` from a shell cannot see the service's credentials.
+    Check,
+    /// Check their form only: commands that only read the database need no secret.
+    Skip,
 }
 
 /// Every option of every notifier kind; which ones a kind takes is checked in validation.
@@ -424,15 +431,15 @@ pub fn resolve_path(flag: Option<&Path>) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG))
 }
 
-pub fn load(path: &Path) -> Result<Config, ConfigError> {
+pub fn load(path: &Path, secrets: Secrets) -> Result<Config, ConfigError> {
     let src = std::fs::read_to_string(path).map_err(|e| ConfigError {
         messages: vec![format!("{}: cannot read config: {e}", path.display())],
     })?;
-    parse(path, &src)
+    parse(path, &src, secrets)
 }
 
 /// Parse and validate config text; `path` names the file in messages and anchors relative paths.
-pub fn parse(path: &Path, src: &str) -> Result<Config, ConfigError> {
+pub fn parse(path: &Path, src: &str, secrets: Secrets) -> Result<Config, ConfigError> {
     let file = path.display().to_string();
     let at = |span: Option<Range<usize>>, msg: &str| match span {
         Some(s) => {
@@ -465,7 +472,7 @@ pub fn parse(path: &Path, src: &str) -> Result<Config, ConfigError> {
         }
     };
     let mut warnings = Problems(Vec::new());
-    let config = validate(path, raw, &mut problems, &mut warnings);
+    let config = validate(path, raw, &mut problems, &mut warnings, secrets);
     if problems.0.is_empty() {
         let mut config = config.ok_or_else(|| ConfigError {
             messages: vec![format!("{file}:1:1: invalid config")],
@@ -579,23 +586,58 @@ fn resolve_secret(
     raw: &RawSecret,
     path: PathSegs,
     problems: &mut Problems,
+    warnings: &mut Problems,
     base: &Path,
+    secrets: Secrets,
 ) -> Option<Secret> {
+    enum Source<'a> {
+        Literal(&'a str),
+        Env(&'a str),
+        File(&'a str),
+        Credential(&'a str),
+    }
+    let source = match raw {
+        toml::Value::String(s) => Some(Source::Literal(s)),
+        toml::Value::Table(t) if t.len() == 1 => match t.iter().next() {
+            Some((k, toml::Value::String(v))) if k == "env" => Some(Source::Env(v)),
+            Some((k, toml::Value::String(v))) if k == "file" => Some(Source::File(v)),
+            Some((k, toml::Value::String(v))) if k == "credential" => Some(Source::Credential(v)),
+            _ => None,
+        },
+        _ => None,
+    };
+    let Some(source) = source else {
+        problems.value(
+            path,
+            "expected a string, or a table with one of `env`, `file`, `credential` (e.g. { env = \"NAME\" })",
+        );
+        return None;
+    };
+    if secrets == Secrets::Skip {
+        return Some(Secret(String::new()));
+    }
     let read =
         |p: &Path| std::fs::read_to_string(p).map(|s| s.trim_end_matches(['\n', '\r']).to_string());
-    let result = match raw {
-        RawSecret::Literal(s) => Ok(s.clone()),
-        RawSecret::Env { env } => {
+    let result = match source {
+        Source::Literal(s) => Ok(s.to_string()),
+        Source::Env(env) => {
             std::env::var(env).map_err(|_| format!("environment variable `{env}` is not set"))
         }
-        RawSecret::File { file } => {
+        Source::File(file) => {
             let f = base.join(file);
             read(&f).map_err(|e| format!("cannot read secret file {}: {e}", f.display()))
         }
-        RawSecret::Credential { credential } => match std::env::var_os("CREDENTIALS_DIRECTORY") {
+        Source::Credential(credential) => match std::env::var_os("CREDENTIALS_DIRECTORY") {
             Some(dir) => {
                 let f = PathBuf::from(dir).join(credential);
                 read(&f).map_err(|e| format!("cannot read credential `{credential}`: {e}"))
+            }
+            None if secrets == Secrets::Check => {
+                warnings.value(
+                    path,
+                    format!("credential `{credential}` can only be read inside the service (systemd LoadCredential=)"),
+                );
+                return Some(Secret(String::new()));
             }
             None => Err(format!(
                 "credential `{credential}` needs $CREDENTIALS_DIRECTORY (systemd LoadCredential=)"
@@ -633,7 +675,9 @@ fn webhook_headers(
     raw: Option<&BTreeMap<String, RawSecret>>,
     i: usize,
     problems: &mut Problems,
+    warnings: &mut Problems,
     base: &Path,
+    secrets: Secrets,
 ) -> BTreeMap<String, Secret> {
     let mut out = BTreeMap::new();
     for (name, value) in raw.into_iter().flatten() {
@@ -642,7 +686,7 @@ fn webhook_headers(
             problems.key(at, format!("`{name}` is not a valid HTTP header name"));
             continue;
         }
-        if let Some(v) = resolve_secret(value, at.clone(), problems, base) {
+        if let Some(v) = resolve_secret(value, at.clone(), problems, warnings, base, secrets) {
             if reqwest::header::HeaderValue::from_str(v.expose()).is_err() {
                 problems.value(
                     at,
@@ -663,6 +707,7 @@ fn validate(
     raw: RawConfig,
     problems: &mut Problems,
     warnings: &mut Problems,
+    secrets: Secrets,
 ) -> Option<Config> {
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let d = raw.daemon;
@@ -778,6 +823,19 @@ fn validate(
                 None
             }
         };
+        let dedup = match f.dedup.as_deref() {
+            None | Some("auto") => DedupPolicy::Auto,
+            Some("guid") => DedupPolicy::Guid,
+            Some("link") => DedupPolicy::Link,
+            Some("content") => DedupPolicy::Content,
+            Some(other) => {
+                problems.value(
+                    fk("dedup"),
+                    format!("unknown dedup policy `{other}`; expected auto, guid, link or content"),
+                );
+                DedupPolicy::Auto
+            }
+        };
         let schedule = f
             .schedule
             .as_deref()
@@ -788,7 +846,7 @@ fn validate(
                 url,
                 schedule,
                 tags: f.tags,
-                dedup: f.dedup,
+                dedup,
             });
         }
     }
@@ -805,7 +863,7 @@ fn validate(
             "a [[notifier]]",
             problems,
         );
-        if !notifier_names.insert(name.clone()) {
+        if n.name.is_some() && !notifier_names.insert(name.clone()) {
             problems.value(nk("name"), format!("duplicate notifier name `{name}`"));
         }
         let Some(kind_name) = n.kind.as_deref() else {
@@ -870,11 +928,11 @@ fn validate(
                         None
                     }
                 };
-                let secret = n
-                    .secret
-                    .as_ref()
-                    .and_then(|s| resolve_secret(s, nk("secret"), problems, &base));
-                let headers = webhook_headers(n.headers.as_ref(), i, problems, &base);
+                let secret = n.secret.as_ref().and_then(|s| {
+                    resolve_secret(s, nk("secret"), problems, warnings, &base, secrets)
+                });
+                let headers =
+                    webhook_headers(n.headers.as_ref(), i, problems, warnings, &base, secrets);
                 url.map(|url| NotifierKind::Webhook {
                     url,
                     secret,
@@ -893,8 +951,9 @@ fn validate(
     let mut topic_names = HashSet::new();
     for (i, t) in raw.topic.into_iter().enumerate() {
         let tk = |k: &str| p(&[&"topic", &i, &k]);
+        let has_name = t.name.is_some();
         let name = required(t.name, p(&[&"topic", &i]), "name", "a [[topic]]", problems);
-        if !topic_names.insert(name.clone()) {
+        if has_name && !topic_names.insert(name.clone()) {
             problems.value(tk("name"), format!("duplicate topic name `{name}`"));
         }
         for (j, n) in t.notify.iter().enumerate() {
@@ -991,7 +1050,7 @@ mod tests {
     use super::*;
 
     fn check(src: &str) -> Result<Config, Vec<String>> {
-        parse(Path::new("/etc/fw.toml"), src).map_err(|e| e.messages)
+        parse(Path::new("/etc/fw.toml"), src, Secrets::Resolve).map_err(|e| e.messages)
     }
 
     const GOOD: &str = r#"

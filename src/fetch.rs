@@ -60,6 +60,10 @@ pub enum FetchError {
     RedirectLoop(Url),
     #[error("more than {MAX_REDIRECTS} redirects")]
     TooManyRedirects,
+    #[error(
+        "the server answered 304 Not Modified to a request without validators (a broken cache in front of the feed?)"
+    )]
+    UnaskedNotModified,
     #[error("redirect without a usable Location header")]
     BadRedirect,
     #[error("{0}")]
@@ -152,7 +156,8 @@ impl Fetcher {
                 continue;
             }
             let moved_to = (all_permanent && current != *url).then(|| current.clone());
-            return self.finish(resp, moved_to).await;
+            let conditional = validators.etag.is_some() || validators.last_modified.is_some();
+            return self.finish(resp, moved_to, conditional).await;
         }
         Err(FetchError::TooManyRedirects)
     }
@@ -161,11 +166,13 @@ impl Fetcher {
         &self,
         mut resp: reqwest::Response,
         moved_to: Option<Url>,
+        conditional: bool,
     ) -> Result<Response, FetchError> {
         let status = resp.status();
         let code = status.as_u16();
         let outcome = match status {
-            StatusCode::NOT_MODIFIED => Outcome::NotModified,
+            StatusCode::NOT_MODIFIED if conditional => Outcome::NotModified,
+            StatusCode::NOT_MODIFIED => return Err(FetchError::UnaskedNotModified),
             StatusCode::GONE => Outcome::Gone,
             s if s.is_success() => {
                 let headers = resp.headers();

@@ -3,7 +3,7 @@
 //! Keys are SHA-256 based and therefore stable across runs, machines and Rust versions: they
 //! are persisted, and a key that changed would make an old item new again.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 use sha2::{Digest, Sha256};
 use url::Url;
@@ -120,67 +120,88 @@ pub struct IdentityInput<'a> {
     pub text: &'a str,
 }
 
-/// Key of every item of one parsed document, in order, and the mode in effect.
+/// An item's identity within its feed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemKey {
+    pub key: String,
+    /// Set when the mode's own property (say the guid) was shared by several items of the
+    /// document and so could not be the key: an earlier item stored under that property is
+    /// this item only if it has the same canonical link (checked by the store).
+    pub alias: Option<String>,
+}
+
+/// Keys of every item of one parsed document, in order, and the mode in effect (`None` for a
+/// document without items, which must not decide a new feed's mode).
 ///
 /// `auto` keeps `known` (the feed's mode so far); a new feed takes guids when every item has
 /// one and none repeats, else canonical links when those are all present and distinct, else
-/// content. Within a document, an item whose guid (or link) is missing or repeats an earlier
-/// item's falls back to the next property, so two different items never share a key.
+/// content. A guid (or link) that several items of the document share identifies none of them:
+/// those items fall back to the next property, whatever their order, so two different items
+/// never share a key and the newest-first order of feeds does not matter.
 pub fn item_keys(
     policy: DedupPolicy,
     known: Option<KeyMode>,
     items: &[IdentityInput<'_>],
-) -> (Vec<String>, KeyMode) {
-    let guid = |i: &IdentityInput<'_>| {
+) -> (Vec<ItemKey>, Option<KeyMode>) {
+    let guid_key = |i: &IdentityInput<'_>| {
         i.guid
             .map(str::trim)
             .filter(|g| !g.is_empty())
-            .map(str::to_string)
+            .map(|g| format!("g:{}", sha256_hex(&[g])))
     };
-    let link = |i: &IdentityInput<'_>| i.link.and_then(canonical_url);
-    let all_distinct = |vals: Vec<Option<String>>| {
-        let mut seen = HashSet::new();
-        vals.into_iter().all(|v| v.is_some_and(|v| seen.insert(v)))
+    let link_key = |i: &IdentityInput<'_>| {
+        i.link
+            .and_then(canonical_url)
+            .map(|u| format!("l:{}", sha256_hex(&[&u])))
     };
+    let guids: Vec<Option<String>> = items.iter().map(guid_key).collect();
+    let links: Vec<Option<String>> = items.iter().map(link_key).collect();
+    let count = |keys: &[Option<String>]| {
+        let mut n: HashMap<String, usize> = HashMap::new();
+        for k in keys.iter().flatten() {
+            *n.entry(k.clone()).or_default() += 1;
+        }
+        n
+    };
+    let (guid_n, link_n) = (count(&guids), count(&links));
+    let unique = |k: &Option<String>, n: &HashMap<String, usize>| {
+        k.as_ref().filter(|k| n.get(*k) == Some(&1)).cloned()
+    };
+    let all_unique = |keys: &[Option<String>], n: &HashMap<String, usize>| {
+        keys.iter().all(|k| unique(k, n).is_some())
+    };
+
     let mode = match policy {
         DedupPolicy::Guid => KeyMode::Guid,
         DedupPolicy::Link => KeyMode::Link,
         DedupPolicy::Content => KeyMode::Content,
-        DedupPolicy::Auto => known.unwrap_or_else(|| {
-            if all_distinct(items.iter().map(guid).collect()) {
-                KeyMode::Guid
-            } else if all_distinct(items.iter().map(link).collect()) {
-                KeyMode::Link
-            } else {
-                KeyMode::Content
-            }
+        DedupPolicy::Auto => known.unwrap_or(if all_unique(&guids, &guid_n) {
+            KeyMode::Guid
+        } else if all_unique(&links, &link_n) {
+            KeyMode::Link
+        } else {
+            KeyMode::Content
         }),
     };
-    let mut used = HashSet::new();
     let keys = items
         .iter()
-        .map(|i| {
-            let g = guid(i).map(|g| format!("g:{}", sha256_hex(&[&g])));
-            let l = link(i).map(|u| format!("l:{}", sha256_hex(&[&u])));
-            let c = format!(
+        .enumerate()
+        .map(|(n, i)| {
+            let content = format!(
                 "c:{}",
                 sha256_hex(&[i.title, i.published.unwrap_or(""), i.text])
             );
-            let order = match mode {
-                KeyMode::Guid => [g, l, Some(c.clone())],
-                KeyMode::Link => [l, g, Some(c.clone())],
-                KeyMode::Content => [Some(c.clone()), None, None],
+            let (g, l) = (unique(&guids[n], &guid_n), unique(&links[n], &link_n));
+            let (key, own) = match mode {
+                KeyMode::Guid => (g.clone().or(l).unwrap_or(content), &guids[n]),
+                KeyMode::Link => (l.clone().or(g).unwrap_or(content), &links[n]),
+                KeyMode::Content => (content, &None),
             };
-            let key = order
-                .into_iter()
-                .flatten()
-                .find(|k| !used.contains(k))
-                .unwrap_or(c);
-            used.insert(key.clone());
-            key
+            let alias = own.clone().filter(|k| *k != key);
+            ItemKey { key, alias }
         })
         .collect();
-    (keys, mode)
+    (keys, (!items.is_empty()).then_some(mode))
 }
 
 /// Hash of what a reader sees of an item; a change under the same key is an edit.
@@ -238,7 +259,12 @@ mod tests {
     }
 
     fn keys(items: &[IdentityInput<'_>]) -> (Vec<String>, KeyMode) {
-        item_keys(DedupPolicy::Auto, None, items)
+        let (k, mode) = item_keys(DedupPolicy::Auto, None, items);
+        (k.into_iter().map(|k| k.key).collect(), mode.unwrap())
+    }
+
+    fn keys_with(known: KeyMode, items: &[IdentityInput<'_>]) -> Vec<ItemKey> {
+        item_keys(DedupPolicy::Auto, Some(known), items).0
     }
 
     #[test]
@@ -261,42 +287,65 @@ mod tests {
         assert_eq!(mode, KeyMode::Link);
         assert!(k.iter().all(|k| k.starts_with("l:")));
         assert_ne!(k[0], k[1]);
-        let (again, _) = item_keys(
-            DedupPolicy::Auto,
-            Some(KeyMode::Link),
-            &[input(None, Some("http://x/1"), "edited")],
-        );
+        let again = keys_with(KeyMode::Link, &[input(None, Some("http://x/1"), "edited")]);
         assert_eq!(
-            again[0], k[0],
+            again[0].key, k[0],
             "a link key ignores tracking params and title edits"
         );
     }
 
     #[test]
-    fn a_feed_keeps_its_mode_when_one_document_has_a_bad_guid() {
+    fn a_repeated_guid_identifies_no_item_whatever_the_order() {
+        let (first, mode) = keys(&[input(Some("X"), Some("http://x/a"), "A")]);
+        assert_eq!(mode, KeyMode::Guid);
+        // Newest first, all with the same guid: none of them may take the old item's key...
+        let next = keys_with(
+            mode,
+            &[
+                input(Some("X"), Some("http://x/c"), "C"),
+                input(Some("X"), Some("http://x/b"), "B"),
+                input(Some("X"), Some("http://x/a"), "A"),
+            ],
+        );
+        assert!(next.iter().all(|k| k.key.starts_with("l:")), "{next:?}");
+        // ...but each names it as an alias, which the store accepts only with the same link.
+        assert!(
+            next.iter()
+                .all(|k| k.alias.as_deref() == Some(first[0].as_str()))
+        );
+        let reversed = keys_with(
+            mode,
+            &[
+                input(Some("X"), Some("http://x/a"), "A"),
+                input(Some("X"), Some("http://x/b"), "B"),
+                input(Some("X"), Some("http://x/c"), "C"),
+            ],
+        );
+        assert_eq!(reversed[0], next[2], "order does not matter");
+    }
+
+    #[test]
+    fn a_feed_keeps_its_mode_when_one_document_has_a_missing_guid() {
         let (first, mode) = keys(&[
             input(Some("a"), Some("http://x/1"), "t1"),
             input(Some("b"), Some("http://x/2"), "t2"),
         ]);
-        // The next document repeats a guid and has an item without one: old items keep their keys.
-        let (next, mode2) = item_keys(
-            DedupPolicy::Auto,
-            Some(mode),
+        let next = keys_with(
+            mode,
             &[
                 input(Some("a"), Some("http://x/1"), "t1"),
                 input(Some("b"), Some("http://x/2"), "t2"),
-                input(Some("b"), Some("http://x/3"), "t3"),
                 input(None, Some("http://x/4"), "t4"),
             ],
         );
-        assert_eq!(mode2, KeyMode::Guid);
-        assert_eq!(next[..2], first[..]);
-        assert!(
-            next[2].starts_with("l:") && next[3].starts_with("l:"),
-            "{next:?}"
-        );
-        let distinct: HashSet<_> = next.iter().collect();
-        assert_eq!(distinct.len(), 4, "different items never share a key");
+        assert_eq!(next[0].key, first[0]);
+        assert_eq!(next[1].key, first[1]);
+        assert!(next[2].key.starts_with("l:") && next[2].alias.is_none());
+    }
+
+    #[test]
+    fn an_empty_document_decides_no_mode() {
+        assert_eq!(item_keys(DedupPolicy::Auto, None, &[]).1, None);
     }
 
     #[test]
@@ -319,7 +368,7 @@ mod tests {
             &[input(Some("tag:example.org,2026:1"), None, "")],
         );
         assert_eq!(
-            k[0],
+            k[0].key,
             "g:cdfa3768c3217ee6eb0f3b59478c1b14c4dafe6a43a6af5b72dc936fb205cdf5"
         );
     }

@@ -11,7 +11,7 @@ use clap::{Parser, Subcommand};
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
-use feedwatch::config::{self, Config};
+use feedwatch::config::{self, Config, Secrets};
 use feedwatch::notify::{DeliveryLock, Dispatcher};
 use feedwatch::poll::{FeedReport, Poller};
 use feedwatch::store::{ItemFilter, Store, outbox, queries};
@@ -135,7 +135,14 @@ fn init_logging(verbose: bool) {
 
 fn load_config(cli: &Cli) -> Result<Config, Failure> {
     let path = config::resolve_path(cli.config.as_deref());
-    let mut cfg = config::load(&path).map_err(|e| Failure::Usage(e.to_string()))?;
+    // Only the commands that send need the secrets; the others must work from a shell that
+    // lacks the service's environment and credentials.
+    let secrets = match cli.command {
+        Command::Run | Command::Poll { .. } => Secrets::Resolve,
+        Command::Check => Secrets::Check,
+        _ => Secrets::Skip,
+    };
+    let mut cfg = config::load(&path, secrets).map_err(|e| Failure::Usage(e.to_string()))?;
     if let Some(db) = &cli.db {
         cfg.daemon.database = db.clone();
     }
@@ -188,14 +195,14 @@ fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
                     cfg.path.display()
                 )));
             }
-            let store = Store::open(&cfg.daemon.database)?;
+            let store = Store::open_existing(&cfg.daemon.database)?;
             store.with(|c| queries::sync_feeds(c, &cfg, Utc::now()))?;
             store.with(|c| queries::reset_feed(c, &name))?;
-            println!("{name}: reset; it will be polled at the daemon's next scheduling pass");
+            println!("{name}: reset; a running daemon polls it within 30 s");
             Ok(ExitCode::SUCCESS)
         }
         Command::Feeds { action: None, json } => {
-            let store = Store::open(&cfg.daemon.database)?;
+            let store = Store::open_existing(&cfg.daemon.database)?;
             let feeds = store.with(|c| queries::list_feeds(c, &cfg))?;
             if json {
                 print_json(&feeds)?;
@@ -231,7 +238,22 @@ fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
             limit,
             json,
         } => {
-            let store = Store::open(&cfg.daemon.database)?;
+            if let Some(f) = feed.as_ref().filter(|f| cfg.feed(f).is_none()) {
+                return Err(Failure::Usage(format!(
+                    "no feed named `{f}` in {}",
+                    cfg.path.display()
+                )));
+            }
+            if let Some(t) = topic
+                .as_ref()
+                .filter(|t| !cfg.topics.iter().any(|x| &x.name == *t))
+            {
+                return Err(Failure::Usage(format!(
+                    "no topic named `{t}` in {}",
+                    cfg.path.display()
+                )));
+            }
+            let store = Store::open_existing(&cfg.daemon.database)?;
             let since = since
                 .and_then(|d| chrono::Duration::from_std(d).ok())
                 .map(|d| Utc::now() - d);
@@ -265,25 +287,31 @@ fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
             action: Some(AlertsAction::Retry { ids }),
             ..
         } => {
-            let store = Store::open(&cfg.daemon.database)?;
-            let n = store.with(|c| outbox::retry(c, &ids, Utc::now()))?;
+            let store = Store::open_existing(&cfg.daemon.database)?;
+            let (n, missing) = store.with(|c| outbox::retry(c, &ids, Utc::now()))?;
             println!("{n} alert(s) requeued");
-            Ok(ExitCode::SUCCESS)
+            if missing.is_empty() {
+                Ok(ExitCode::SUCCESS)
+            } else {
+                eprintln!("no failed alert with id {}", missing.join(", "));
+                Ok(ExitCode::from(1))
+            }
         }
         Command::Alerts {
             action: None,
             status,
             json,
         } => {
-            let store = Store::open(&cfg.daemon.database)?;
+            let store = Store::open_existing(&cfg.daemon.database)?;
             let alerts = store.with(|c| queries::list_alerts(c, status.as_deref()))?;
             if json {
                 print_json(&alerts)?;
             } else {
                 for a in alerts {
                     println!(
-                        "{:>6}  {:<8} {:<20} {:<12} story {:<6} attempts {}  {}{}",
+                        "{:>6}  {}  {:<8} {:<20} {:<12} story {:<6} attempts {}  {}{}",
                         a.id,
+                        a.uid,
                         a.status,
                         a.topic,
                         a.notifier,
@@ -327,16 +355,31 @@ fn poll(cfg: Config, names: Vec<String>, json: bool) -> Result<ExitCode, Failure
             .run(move |c| queries::sync_feeds(c, &c2, Utc::now()))
             .await?;
         let poller = Poller::new(Arc::clone(&store), Arc::clone(&cfg))?;
+        // Gone feeds are polled only when named: `feeds reset` is the way back.
+        let gone: Vec<String> = store
+            .run(|c| queries::schedule_rows(c))
+            .await?
+            .into_iter()
+            .filter(|r| r.state == "gone")
+            .map(|r| r.name)
+            .collect();
+        let mut reports = Vec::new();
         let mut set = tokio::task::JoinSet::new();
         for feed in cfg
             .feeds
             .iter()
             .filter(|f| names.is_empty() || names.contains(&f.name))
         {
+            if names.is_empty() && gone.contains(&feed.name) {
+                reports.push(FeedReport::skipped(
+                    &feed.name,
+                    "gone (410): `feedwatch feeds reset` to poll it again".into(),
+                ));
+                continue;
+            }
             let (poller, feed) = (poller.clone(), feed.clone());
             set.spawn(async move { poller.poll(&feed).await });
         }
-        let mut reports = Vec::new();
         while let Some(r) = set.join_next().await {
             reports.push(r.context("poll task")?);
         }
@@ -363,7 +406,10 @@ fn poll(cfg: Config, names: Vec<String>, json: bool) -> Result<ExitCode, Failure
             alerts_failed: stats.failed,
         })
     })?;
-    let failed = summary.feeds.iter().any(|f| f.status == "error");
+    let failed = summary
+        .feeds
+        .iter()
+        .any(|f| f.status == "error" || f.status == "gone");
     if json {
         print_json(&summary)?;
     } else {

@@ -166,8 +166,10 @@ fn looks_like_html(body: &[u8]) -> bool {
         || (head.contains("<html") && !head.contains("<rss") && !head.contains("<feed"))
 }
 
-/// UTF-8 stays as is, as does anything with a BOM or an XML encoding declaration; otherwise
-/// decode with the HTTP charset, or windows-1252 (a superset of ISO-8859-1) as the usual guess.
+/// UTF-8 stays as is, as does anything with a BOM or a declared non-UTF-8 encoding (feed-rs
+/// reads those). A body that is not UTF-8 but declares nothing, or wrongly declares UTF-8, is
+/// decoded from the HTTP charset, or else from the encoding a detector guesses (windows-1251
+/// and ISO-8859-1 feeds sent without any declaration are common).
 fn transcode_if_needed<'a>(
     body: &'a [u8],
     content_type: Option<&str>,
@@ -179,12 +181,14 @@ fn transcode_if_needed<'a>(
         return body.into();
     }
     let head = String::from_utf8_lossy(&body[..body.len().min(200)]).to_ascii_lowercase();
-    let declared = head.trim_start().starts_with("<?xml")
-        && head
-            .split("?>")
-            .next()
-            .is_some_and(|d| d.contains("encoding"));
-    if declared {
+    let decl = head
+        .trim_start()
+        .strip_prefix("<?xml")
+        .and_then(|d| d.split("?>").next())
+        .unwrap_or("");
+    let declares_other =
+        decl.contains("encoding") && !decl.contains("utf-8") && !decl.contains("utf8");
+    if declares_other {
         return body.into();
     }
     let charset = content_type.and_then(|ct| {
@@ -196,7 +200,12 @@ fn transcode_if_needed<'a>(
     });
     let encoding = charset
         .and_then(|c| encoding_rs::Encoding::for_label(c.as_bytes()))
-        .unwrap_or(encoding_rs::WINDOWS_1252);
+        .filter(|e| *e != encoding_rs::UTF_8)
+        .unwrap_or_else(|| {
+            let mut detector = chardetng::EncodingDetector::new();
+            detector.feed(body, true);
+            detector.guess(None, true)
+        });
     let (text, _, _) = encoding.decode(body);
     text.into_owned().into_bytes().into()
 }
@@ -258,6 +267,27 @@ mod tests {
         let f = parse_feed(&body, Some("text/xml; charset=ISO-8859-1"), &base()).unwrap();
         assert_eq!(f.items[0].title, "Café");
         let f = parse_feed(&body, None, &base()).unwrap();
+        assert_eq!(f.items[0].title, "Café");
+    }
+
+    #[test]
+    fn undeclared_windows_1251_is_detected() {
+        let (bytes, _, _) = encoding_rs::WINDOWS_1251.encode(
+            "<rss version=\"2.0\"><channel><title>t</title><item><title>Лавров прибыл в Пекин для переговоров с Ван И</title><guid>1</guid></item></channel></rss>",
+        );
+        let f = parse_feed(&bytes, Some("application/rss+xml"), &base()).unwrap();
+        assert_eq!(
+            f.items[0].title,
+            "Лавров прибыл в Пекин для переговоров с Ван И"
+        );
+    }
+
+    #[test]
+    fn latin1_wrongly_declared_as_utf8_is_rescued_from_the_http_charset() {
+        let mut body = b"<?xml version=\"1.0\" encoding=\"UTF-8\"?><rss version=\"2.0\"><channel><title>t</title><item><title>Caf".to_vec();
+        body.push(0xE9);
+        body.extend_from_slice(b"</title><guid>1</guid></item></channel></rss>");
+        let f = parse_feed(&body, Some("text/xml; charset=ISO-8859-1"), &base()).unwrap();
         assert_eq!(f.items[0].title, "Café");
     }
 

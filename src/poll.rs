@@ -22,7 +22,7 @@ use crate::store::{
 #[derive(Debug, Clone, Serialize)]
 pub struct FeedReport {
     pub name: String,
-    /// ok | not_modified | gone | error
+    /// ok | not_modified | gone | error | skipped
     pub status: String,
     pub http_status: Option<u16>,
     pub new_items: usize,
@@ -32,6 +32,21 @@ pub struct FeedReport {
     /// Set when the poll could not even be recorded: do not poll this feed again before then.
     #[serde(skip)]
     pub hold_until: Option<DateTime<Utc>>,
+}
+
+impl FeedReport {
+    /// A feed that was not polled, and why.
+    pub fn skipped(name: &str, why: String) -> Self {
+        Self {
+            name: name.to_string(),
+            status: "skipped".into(),
+            http_status: None,
+            new_items: 0,
+            error: Some(why),
+            alerts_created: 0,
+            hold_until: None,
+        }
+    }
 }
 
 /// Shared by every poll: the store, the config and one HTTP client.
@@ -88,6 +103,16 @@ impl Poller {
         let row = self.store.run(move |c| queries::feed_row(c, &name)).await?;
         let row =
             row.ok_or_else(|| anyhow::anyhow!("feed `{}` is not in the database", feed.name))?;
+        if let Some(t) = row.retry_after.filter(|t| *t > Utc::now()) {
+            // The publisher said when it wants us back; a manual poll does not overrule that.
+            return Ok(FeedReport::skipped(
+                &feed.name,
+                format!(
+                    "the server asked not to be polled before {} (Retry-After)",
+                    t.to_rfc3339()
+                ),
+            ));
+        }
         let url = Url::parse(&row.url).unwrap_or_else(|_| feed.url.clone());
         let attempt = {
             let _permits = self.limits.acquire(url.host_str().unwrap_or("")).await;
@@ -105,7 +130,7 @@ impl Poller {
             self.config.daemon.timezone,
             &feed.name,
             now,
-            schedule::PollResult {
+            schedule::LastPoll {
                 consecutive_errors,
                 not_before: attempt.not_before,
             },
@@ -115,6 +140,7 @@ impl Poller {
             http_status: attempt.http_status,
             result: attempt.result.clone(),
             moved_to: attempt.moved_to.clone(),
+            retry_after: attempt.not_before,
             next_poll,
         };
         let config = Arc::clone(&self.config);
@@ -143,6 +169,9 @@ impl Poller {
             None => {
                 tracing::info!(feed = %feed.name, status, new = summary.new_items, updated = summary.updated_items,
                 alerts = summary.alerts_created, next_poll = %next_poll.to_rfc3339(), "polled")
+            }
+            Some(err) if status == "gone" => {
+                tracing::warn!(feed = %feed.name, error = %err, "feed is gone; `feedwatch feeds reset` resumes it")
             }
             Some(err) => {
                 tracing::warn!(feed = %feed.name, status, error = %err, consecutive_errors,
@@ -241,7 +270,7 @@ pub fn new_items(
     feed: &FeedConfig,
     known: Option<KeyMode>,
     parsed: Vec<ParsedItem>,
-) -> (Vec<NewItem>, KeyMode) {
+) -> (Vec<NewItem>, Option<KeyMode>) {
     let published: Vec<Option<String>> = parsed
         .iter()
         .map(|p| p.published.map(|t| t.to_rfc3339()))
@@ -265,7 +294,7 @@ pub fn new_items(
     let items = parsed
         .into_iter()
         .zip(keys)
-        .map(|(p, key)| NewItem {
+        .map(|(p, id)| NewItem {
             content_hash: content_hash(
                 &p.title,
                 p.link.as_deref().unwrap_or(""),
@@ -273,7 +302,8 @@ pub fn new_items(
                 &p.content,
             ),
             canonical_url: p.link.as_deref().and_then(canonical_url),
-            key,
+            key: id.key,
+            alias: id.alias,
             guid: p.guid,
             title: p.title,
             url: p.link,

@@ -130,9 +130,18 @@ fn crontab_weekdays(field: &str) -> Result<String, String> {
                         return Err(format!("weekday range {a}-{b} runs backwards"));
                     }
                     if b == 7 && a > 0 {
-                        // `5-7` (Fri–Sun) crosses the crate's week boundary: split it.
+                        // `5-7` (Fri–Sun) crosses the crate's week boundary: split it. Sunday
+                        // is in the range only if the step lands on it (`4-7/2` is Thu, Sat).
                         out.push(format!("{}-7{step_suffix}", a + 1));
-                        out.push("1".to_string());
+                        let step_n: u32 = step
+                            .map_or(Ok(1), str::parse)
+                            .map_err(|_| format!("bad step in `{part}`"))?;
+                        if step_n == 0 {
+                            return Err(format!("zero step in `{part}`"));
+                        }
+                        if (7 - a) % step_n == 0 {
+                            out.push("1".to_string());
+                        }
                     } else {
                         let b = if b == 7 { 7 } else { b + 1 };
                         out.push(format!("{}-{}{step_suffix}", a + 1, b));
@@ -174,7 +183,7 @@ pub fn error_backoff(consecutive_errors: u32) -> Duration {
 
 /// What the scheduler needs to know about the last poll to place the next one.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct PollResult {
+pub struct LastPoll {
     pub consecutive_errors: u32,
     /// A server's "not before" (Retry-After on 429/503).
     pub not_before: Option<DateTime<Utc>>,
@@ -187,7 +196,7 @@ pub fn next_poll(
     tz: Tz,
     feed_name: &str,
     now: DateTime<Utc>,
-    last: PollResult,
+    last: LastPoll,
 ) -> DateTime<Utc> {
     let tick = cron
         .next_after(now, tz)
@@ -258,6 +267,12 @@ mod tests {
             Some(at("2026-01-09T09:00:00Z"))
         );
         assert_eq!(crontab_weekdays("*/2").unwrap(), "*/2");
+        assert_eq!(
+            crontab_weekdays("4-7/2").unwrap(),
+            "5-7/2",
+            "Thu and Sat, not Sunday"
+        );
+        assert_eq!(crontab_weekdays("5-7/2").unwrap(), "6-7/2,1", "Fri and Sun");
         assert_eq!(crontab_weekdays("MON-FRI").unwrap(), "MON-FRI");
     }
 
@@ -328,14 +343,14 @@ mod tests {
     fn next_poll_combines_tick_backoff_and_retry_after() {
         let c = CronExpr::parse("*/5 * * * *").unwrap();
         let now = Utc.with_ymd_and_hms(2026, 1, 1, 10, 0, 30).unwrap();
-        let ok = next_poll(&c, Tz::UTC, "f", now, PollResult::default());
+        let ok = next_poll(&c, Tz::UTC, "f", now, LastPoll::default());
         assert!(ok >= at("2026-01-01T10:05:00Z") && ok < at("2026-01-01T10:05:31Z"));
         let failing = next_poll(
             &c,
             Tz::UTC,
             "f",
             now,
-            PollResult {
+            LastPoll {
                 consecutive_errors: 6,
                 not_before: None,
             },
@@ -347,7 +362,7 @@ mod tests {
             Tz::UTC,
             "f",
             now,
-            PollResult {
+            LastPoll {
                 consecutive_errors: 0,
                 not_before: Some(nb),
             },

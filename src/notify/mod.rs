@@ -7,9 +7,11 @@
 mod log;
 mod webhook;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context;
 use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -38,6 +40,14 @@ pub struct PassStats {
     pub sent: usize,
     pub retrying: usize,
     pub failed: usize,
+}
+
+impl std::ops::AddAssign for PassStats {
+    fn add_assign(&mut self, o: Self) {
+        self.sent += o.sent;
+        self.retrying += o.retrying;
+        self.failed += o.failed;
+    }
 }
 
 /// Only one process delivers from a database at a time, or two could send the same alert
@@ -79,6 +89,9 @@ pub struct Dispatcher {
     store: Arc<Store>,
     config: Arc<Config>,
     http: reqwest::Client,
+    /// Alerts delivered whose `sent` mark could not be written (a locked database): never
+    /// sent again by this process, and written as soon as the database lets us.
+    unrecorded: std::sync::Mutex<Vec<(i64, DateTime<Utc>)>>,
 }
 
 const BATCH: usize = 100;
@@ -101,12 +114,15 @@ impl Dispatcher {
             store,
             config,
             http,
+            unrecorded: Default::default(),
         })
     }
 
-    /// Deliver every alert due now, once each. On `stop`, the send in progress is abandoned:
-    /// its alert stays pending and goes out again later, with the same id.
+    /// Deliver every alert due now, once each: one queue per notifier, side by side, so a slow
+    /// receiver delays only its own alerts. On `stop`, sends in progress are abandoned: their
+    /// alerts stay pending and go out again later, with the same id.
     pub async fn deliver_due(&self, stop: &CancellationToken) -> anyhow::Result<PassStats> {
+        self.write_unrecorded().await?;
         let mut stats = PassStats::default();
         loop {
             let now = Utc::now();
@@ -115,17 +131,77 @@ impl Dispatcher {
                 .run(move |c| outbox::due_alerts(c, now, BATCH))
                 .await?;
             let n = due.len();
+            let mut queues: BTreeMap<String, Vec<AlertContext>> = BTreeMap::new();
             for alert in due {
-                let outcome = tokio::select! {
-                    _ = stop.cancelled() => return Ok(stats),
-                    outcome = self.deliver(&alert) => outcome,
-                };
-                self.record(&alert, outcome, &mut stats).await?;
+                queues
+                    .entry(alert.notifier.clone())
+                    .or_default()
+                    .push(alert);
             }
-            if n < BATCH {
+            let passes = futures_util::future::join_all(
+                queues.into_values().map(|q| self.deliver_queue(q, stop)),
+            )
+            .await;
+            for pass in passes {
+                stats += pass?;
+            }
+            if n < BATCH || stop.is_cancelled() || !self.unrecorded_is_empty() {
                 return Ok(stats);
             }
         }
+    }
+
+    async fn deliver_queue(
+        &self,
+        alerts: Vec<AlertContext>,
+        stop: &CancellationToken,
+    ) -> anyhow::Result<PassStats> {
+        let mut stats = PassStats::default();
+        for alert in alerts {
+            let outcome = tokio::select! {
+                _ = stop.cancelled() => break,
+                outcome = self.deliver(&alert) => outcome,
+            };
+            self.record(&alert, outcome, &mut stats).await?;
+        }
+        Ok(stats)
+    }
+
+    fn unrecorded_is_empty(&self) -> bool {
+        self.unrecorded
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .is_empty()
+    }
+
+    /// Write the `sent` marks that failed earlier; until they are written, no delivery pass runs
+    /// (it could pick those alerts up again).
+    async fn write_unrecorded(&self) -> anyhow::Result<()> {
+        let pending: Vec<(i64, DateTime<Utc>)> = std::mem::take(
+            &mut *self
+                .unrecorded
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let to_write = pending.clone();
+        let result = self
+            .store
+            .run(move |c| {
+                to_write
+                    .iter()
+                    .try_for_each(|(id, at)| outbox::mark_sent(c, *id, *at))
+            })
+            .await;
+        if result.is_err() {
+            self.unrecorded
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .extend(pending);
+        }
+        result.context("recording alerts already delivered")
     }
 
     async fn deliver(&self, alert: &AlertContext) -> Delivery {
@@ -155,9 +231,21 @@ impl Dispatcher {
         let attempts = alert.attempts + 1;
         match outcome {
             Delivery::Sent => {
-                tracing::info!(alert = %alert.uid, topic = %alert.topic, notifier = %alert.notifier, attempts, "alert delivered");
                 stats.sent += 1;
-                self.store.run(move |c| outbox::mark_sent(c, id, now)).await
+                match self.store.run(move |c| outbox::mark_sent(c, id, now)).await {
+                    Ok(()) => {
+                        tracing::info!(alert = %alert.uid, topic = %alert.topic, notifier = %alert.notifier, attempts, "alert delivered");
+                    }
+                    Err(e) => {
+                        tracing::error!(alert = %alert.uid, notifier = %alert.notifier, error = %format!("{e:#}"),
+                            "alert delivered, but recording it failed; it will not be sent again by this process");
+                        self.unrecorded
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .push((id, now));
+                    }
+                }
+                Ok(())
             }
             Delivery::Retry { error, not_before }
                 if attempts < self.config.daemon.alert_attempts =>
@@ -185,7 +273,11 @@ impl Dispatcher {
     pub async fn run(&self, wake: Arc<Notify>, shutdown: CancellationToken) {
         loop {
             if let Err(e) = self.deliver_due(&shutdown).await {
-                tracing::error!(error = %format!("{e:#}"), "alert dispatcher");
+                tracing::error!(error = %format!("{e:#}"), "alert dispatcher; trying again in 5 s");
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = tokio::time::sleep(Duration::from_secs(5)) => continue,
+                }
             }
             let next = match self.store.run(|c| outbox::next_due(c)).await {
                 Ok(next) => next,

@@ -16,6 +16,8 @@ use crate::topics::{Document, ItemText};
 #[derive(Debug, Clone)]
 pub struct NewItem {
     pub key: String,
+    /// Another key this item may have been stored under (see `identity::ItemKey`).
+    pub alias: Option<String>,
     pub guid: Option<String>,
     pub title: String,
     pub url: Option<String>,
@@ -35,7 +37,7 @@ pub enum PollResult {
         validators: Validators,
         title: Option<String>,
         /// How the items were keyed: recorded for a feed that had no mode yet.
-        key_mode: KeyMode,
+        key_mode: Option<KeyMode>,
     },
     NotModified,
     Gone,
@@ -51,6 +53,8 @@ pub struct PollRecord {
     pub result: PollResult,
     /// A permanent redirect's target: the feed's address from now on.
     pub moved_to: Option<String>,
+    /// The server's Retry-After, if it sent one with an error.
+    pub retry_after: Option<DateTime<Utc>>,
     pub next_poll: DateTime<Utc>,
 }
 
@@ -111,7 +115,7 @@ fn update_feed(tx: &Transaction<'_>, feed_id: i64, rec: &PollRecord) -> anyhow::
             tx.execute(
                 "UPDATE feeds SET state = 'ok', etag = ?2, last_modified = ?3, title = COALESCE(?4, title),
                  http_status = ?5, last_poll = ?6, last_ok = ?6, error = NULL, consecutive_errors = 0,
-                 next_poll = ?7, key_mode = COALESCE(key_mode, ?8) WHERE id = ?1",
+                 next_poll = ?7, key_mode = COALESCE(key_mode, ?8), retry_after = NULL WHERE id = ?1",
                 params![
                     feed_id,
                     validators.etag,
@@ -120,14 +124,14 @@ fn update_feed(tx: &Transaction<'_>, feed_id: i64, rec: &PollRecord) -> anyhow::
                     rec.http_status,
                     now,
                     next,
-                    key_mode.as_str()
+                    key_mode.map(KeyMode::as_str)
                 ],
             )?;
         }
         PollResult::NotModified => {
             tx.execute(
                 "UPDATE feeds SET state = 'ok', http_status = ?2, last_poll = ?3, last_ok = ?3, error = NULL,
-                 consecutive_errors = 0, next_poll = ?4 WHERE id = ?1",
+                 consecutive_errors = 0, next_poll = ?4, retry_after = NULL WHERE id = ?1",
                 params![feed_id, rec.http_status, now, next],
             )?;
         }
@@ -142,8 +146,8 @@ fn update_feed(tx: &Transaction<'_>, feed_id: i64, rec: &PollRecord) -> anyhow::
         PollResult::Failed { error } => {
             tx.execute(
                 "UPDATE feeds SET state = 'failing', http_status = ?2, last_poll = ?3, error = ?4,
-                 consecutive_errors = consecutive_errors + 1, next_poll = ?5 WHERE id = ?1",
-                params![feed_id, rec.http_status, now, error, next],
+                 consecutive_errors = consecutive_errors + 1, next_poll = ?5, retry_after = ?6 WHERE id = ?1",
+                params![feed_id, rec.http_status, now, error, next, rec.retry_after.map(fmt_time)],
             )?;
         }
     }
@@ -159,10 +163,18 @@ fn store_item(
     now: DateTime<Utc>,
     summary: &mut IngestSummary,
 ) -> anyhow::Result<()> {
-    let existing: Option<(i64, String)> = tx
+    let mut existing: Option<(i64, String)> = tx
         .prepare_cached("SELECT id, content_hash FROM items WHERE feed_id = ?1 AND key = ?2")?
         .query_row(params![feed_id, item.key], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
+    if let (None, Some(alias), Some(url)) = (&existing, &item.alias, &item.canonical_url) {
+        // Stored earlier under a property this document shares between items: the same item
+        // only if the link agrees too.
+        existing = tx
+            .prepare_cached("SELECT id, content_hash FROM items WHERE feed_id = ?1 AND key = ?2 AND canonical_url = ?3")?
+            .query_row(params![feed_id, alias, url], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+    }
     let categories = serde_json::to_string(&item.categories)?;
     let published = item.published.map(fmt_time);
     let now_s = fmt_time(now);
@@ -188,7 +200,9 @@ fn store_item(
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)")?.execute(
                 params![
                     feed_id, item.key, item.guid, item.title, item.url, item.canonical_url, item.author,
-                    item.summary, item.content, categories, published, now_s, item.content_hash, story_id
+                    // An item without a (readable) date is dated when first seen.
+                    item.summary, item.content, categories, published.as_deref().unwrap_or(&now_s), now_s,
+                    item.content_hash, story_id
                 ],
             )?;
             let item_id = tx.last_insert_rowid();

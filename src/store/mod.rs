@@ -83,6 +83,18 @@ impl Store {
         })
     }
 
+    /// Open a database that must already exist: commands that only look at (or adjust) what
+    /// the daemon stored should not silently create an empty one somewhere else.
+    pub fn open_existing(path: &Path) -> anyhow::Result<Self> {
+        if !path.exists() {
+            anyhow::bail!(
+                "no database at {} yet: `feedwatch run` or `feedwatch poll` creates it (or pass --db, or set `database` in the config)",
+                path.display()
+            );
+        }
+        Self::open(path)
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }

@@ -174,24 +174,33 @@ pub fn mark_attempt_failed(
 }
 
 /// Requeue failed alerts: the given ones (by row id, or by the uid that webhooks carry as
-/// `id`), or all failed ones. Returns how many were requeued.
-pub fn retry(conn: &Connection, ids: &[String], now: DateTime<Utc>) -> anyhow::Result<usize> {
+/// `id`), or all failed ones. Returns how many were requeued, and the given ids that named no
+/// failed alert.
+pub fn retry(
+    conn: &Connection,
+    ids: &[String],
+    now: DateTime<Utc>,
+) -> anyhow::Result<(usize, Vec<String>)> {
     let now = fmt_time(now);
     if ids.is_empty() {
-        return Ok(conn.execute(
+        let n = conn.execute(
             "UPDATE alerts SET status = 'pending', attempts = 0, next_attempt = ?1 WHERE status = 'failed'",
             [now],
-        )?);
+        )?;
+        return Ok((n, Vec::new()));
     }
     let mut stmt = conn.prepare(
         "UPDATE alerts SET status = 'pending', attempts = 0, next_attempt = ?2
          WHERE (CAST(id AS TEXT) = ?1 OR uid = ?1) AND status = 'failed'",
     )?;
-    let mut n = 0;
+    let (mut n, mut missing) = (0, Vec::new());
     for id in ids {
-        n += stmt.execute(params![id, now])?;
+        match stmt.execute(params![id, now])? {
+            0 => missing.push(id.clone()),
+            k => n += k,
+        }
     }
-    Ok(n)
+    Ok((n, missing))
 }
 
 pub fn count_pending(conn: &Connection) -> anyhow::Result<usize> {

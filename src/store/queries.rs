@@ -33,7 +33,8 @@ pub fn sync_feeds(
                key_mode = CASE WHEN feeds.config_url = excluded.config_url THEN feeds.key_mode END,
                next_poll = CASE
                  WHEN feeds.config_url != excluded.config_url THEN NULL
-                 WHEN feeds.schedule IS NOT excluded.schedule AND feeds.next_poll > ?4 THEN ?4
+                 WHEN feeds.schedule IS NOT excluded.schedule AND feeds.consecutive_errors = 0
+                      AND feeds.next_poll > ?4 THEN ?4
                  ELSE feeds.next_poll END,
                schedule = excluded.schedule,
                config_url = excluded.config_url",
@@ -42,7 +43,7 @@ pub fn sync_feeds(
             let cron = config.schedule_of(f);
             let tz = config.daemon.timezone;
             let key = format!("{}|{}", cron.source(), tz.name());
-            let tick = schedule::next_poll(cron, tz, &f.name, now, schedule::PollResult::default());
+            let tick = schedule::next_poll(cron, tz, &f.name, now, schedule::LastPoll::default());
             stmt.execute(params![f.name, f.url.as_str(), key, fmt_time(tick)])?;
         }
     }
@@ -59,12 +60,15 @@ pub struct FeedRow {
     pub consecutive_errors: u32,
     pub next_poll: Option<DateTime<Utc>>,
     pub key_mode: Option<KeyMode>,
+    /// The server asked not to be polled before this.
+    pub retry_after: Option<DateTime<Utc>>,
 }
 
 pub fn feed_row(conn: &Connection, name: &str) -> anyhow::Result<Option<FeedRow>> {
     Ok(conn
         .query_row(
-            "SELECT url, state, etag, last_modified, consecutive_errors, next_poll, key_mode FROM feeds WHERE name = ?1",
+            "SELECT url, state, etag, last_modified, consecutive_errors, next_poll, key_mode, retry_after
+             FROM feeds WHERE name = ?1",
             [name],
             |r| {
                 Ok(FeedRow {
@@ -74,6 +78,7 @@ pub fn feed_row(conn: &Connection, name: &str) -> anyhow::Result<Option<FeedRow>
                     consecutive_errors: r.get(4)?,
                     next_poll: r.get::<_, Option<String>>(5)?.as_deref().and_then(parse_time),
                     key_mode: r.get::<_, Option<String>>(6)?.as_deref().and_then(KeyMode::parse),
+                    retry_after: r.get::<_, Option<String>>(7)?.as_deref().and_then(parse_time),
                 })
             },
         )

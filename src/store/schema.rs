@@ -20,6 +20,7 @@ const MIGRATIONS: &[&str] = &[
         error TEXT,
         consecutive_errors INTEGER NOT NULL DEFAULT 0,
         next_poll TEXT,
+        retry_after TEXT,                  -- the server's "not before" (429/503 Retry-After)
         schedule TEXT,                     -- "cron|zone" the next_poll was computed from
         key_mode TEXT                      -- guid | link | content: how `auto` keys this feed
     );

@@ -160,3 +160,81 @@ fn settings_not_yet_applied_are_warned_about_but_accepted() {
         "{stderr}"
     );
 }
+
+#[test]
+fn reading_commands_need_no_secrets_and_create_no_database() {
+    let env = Env::new(
+        "[daemon]\ndatabase = \"feedwatch.db\"\n[[notifier]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"http://127.0.0.1:9/\"\nsecret = { env = \"FEEDWATCH_TEST_HOOK_SECRET\" }\n",
+    );
+    // No database yet: a reading command says so instead of creating an empty one.
+    let out = env
+        .command(&["items"])
+        .env_remove("FEEDWATCH_TEST_HOOK_SECRET")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no database at"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!env.db_path().exists());
+
+    // `poll` sends, so it needs the secret...
+    let out = env
+        .command(&["poll"])
+        .env_remove("FEEDWATCH_TEST_HOOK_SECRET")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("`FEEDWATCH_TEST_HOOK_SECRET` is not set")
+    );
+    let out = env
+        .command(&["poll"])
+        .env("FEEDWATCH_TEST_HOOK_SECRET", "s")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // ...reading what it stored does not.
+    for args in [
+        &["items", "--json"][..],
+        &["alerts", "--json"],
+        &["feeds", "--json"],
+    ] {
+        let out = env
+            .command(args)
+            .env_remove("FEEDWATCH_TEST_HOOK_SECRET")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn a_malformed_secret_is_explained_alongside_the_other_errors() {
+    let env = Env::new(
+        "[[notifier]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"https://h.example/\"\nsecret = { evn = \"X\" }\n[[feed]]\nname = \"f\"\nurl = \"https://x.example/\"\ndedup = \"GUID\"\n",
+    );
+    let out = env.run(&["check"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            ":5:10: expected a string, or a table with one of `env`, `file`, `credential`"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(":9:9: unknown dedup policy `GUID`"),
+        "{stderr}"
+    );
+}

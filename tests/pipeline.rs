@@ -654,3 +654,125 @@ async fn a_webhook_that_redirects_fails_the_alert_instead_of_losing_it() {
     assert_eq!(again["alerts_sent"], 1, "{again}");
     assert_eq!(posts(&hooks).await.len(), 1);
 }
+
+/// An RSS document of (title, link) items that all share one guid, newest first, as some
+/// CMSs publish.
+fn rss_one_guid(items: &[(&str, &str)]) -> String {
+    let body: String = items
+        .iter()
+        .map(|(t, l)| format!("<item><title>{t}</title><link>{l}</link><guid>same-guid</guid><description>{t}</description></item>"))
+        .collect();
+    format!("<rss version=\"2.0\"><channel><title>c</title>{body}</channel></rss>")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_feed_that_reuses_one_guid_loses_and_repeats_no_story() {
+    let feeds = MockServer::start().await;
+    let hooks = MockServer::start().await;
+    webhook_ok(&hooks).await;
+    let env = Env::new(&config(
+        &feed("f", &format!("{}/f", feeds.uri())),
+        &format!("{}/hook", hooks.uri()),
+        "",
+    ));
+    let a = ("China and Russia sign energy deal", "https://x.example/a");
+    let b = ("Lavrov meets Wang Yi in Beijing", "https://x.example/b");
+    let c = (
+        "Beijing hosts Russia talks on Ukraine",
+        "https://x.example/c",
+    );
+    for doc in [vec![a], vec![b, a], vec![c, b, a]] {
+        feeds.reset().await;
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(200).set_body_string(rss_one_guid(&doc)))
+            .mount(&feeds)
+            .await;
+        let out = env.json(&["poll", "--json"]);
+        assert_eq!(
+            out["new_items"], 1,
+            "each poll brings exactly its one new story: {out}"
+        );
+    }
+    let items = env.json(&["items", "--json"]);
+    let titles: Vec<&str> = items
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(titles.len(), 3);
+    for (t, _) in [a, b, c] {
+        assert!(titles.contains(&t), "{t} missing from {titles:?}");
+    }
+    let sent = posts(&hooks).await;
+    assert_eq!(sent.len(), 3, "one alert per story, none repeated");
+    let ids: std::collections::HashSet<_> = sent
+        .iter()
+        .map(|r| r.headers.get("Idempotency-Key").unwrap().clone())
+        .collect();
+    assert_eq!(ids.len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_304_to_a_request_without_validators_is_an_error() {
+    let feeds = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(304))
+        .mount(&feeds)
+        .await;
+    let env = Env::new(&format!(
+        "[daemon]\ndatabase = \"feedwatch.db\"\n[[feed]]\nname = \"f\"\nurl = \"{}/f\"\n",
+        feeds.uri()
+    ));
+    let out = env.run(&["poll", "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let view = env.json(&["feeds", "--json"]);
+    assert_eq!(view[0]["state"], "failing");
+    assert!(
+        view[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("304 Not Modified to a request without validators"),
+        "{view}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_alert_delivered_while_the_database_is_locked_is_not_sent_again() {
+    let feeds = MockServer::start().await;
+    let hooks = MockServer::start().await;
+    mount_feed(&feeds, "/blog", blogger_atom("https://example.org/story")).await;
+    // The receiver takes a moment: time to lock the database before the alert is marked sent.
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_millis(800)))
+        .mount(&hooks)
+        .await;
+    let env = Env::new(&config(
+        &feed("blog", &format!("{}/blog", feeds.uri())),
+        &format!("{}/hook", hooks.uri()),
+        "",
+    ));
+    let mut daemon = env.spawn_daemon();
+    daemon
+        .wait_for("the delivery", async || !posts(&hooks).await.is_empty())
+        .await;
+    // Longer than SQLite's 10 s busy timeout: marking the alert sent fails at first.
+    let conn = rusqlite::Connection::open(env.db_path()).unwrap();
+    conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    conn.execute_batch("COMMIT").unwrap();
+    daemon
+        .wait_for("the alert to be recorded as sent", async || {
+            env.json(&["alerts", "--json"])[0]["status"] == "sent"
+        })
+        .await;
+    assert_eq!(
+        posts(&hooks).await.len(),
+        1,
+        "sent once; log:\n{}",
+        daemon.log_text()
+    );
+    assert!(daemon.log_text().contains("recording it failed"));
+    daemon.signal("TERM");
+    assert!(daemon.wait_exit(Duration::from_secs(10)).success());
+}

@@ -340,3 +340,57 @@ async fn a_second_daemon_on_the_same_database_refuses_to_start() {
     first.signal("TERM");
     assert!(first.wait_exit(Duration::from_secs(10)).success());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn poll_skips_gone_feeds_unless_named_and_honours_retry_after() {
+    let s = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/gone"))
+        .respond_with(ResponseTemplate::new(410))
+        .mount(&s)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/busy"))
+        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "3600"))
+        .mount(&s)
+        .await;
+    let env = Env::new(&cfg(
+        &[
+            ("gone", format!("{}/gone", s.uri())),
+            ("busy", format!("{}/busy", s.uri())),
+        ],
+        "",
+    ));
+    env.run(&["poll"]);
+    let gets = || async { s.received_requests().await.unwrap().len() };
+    assert_eq!(gets().await, 2);
+
+    let out: Value = serde_json::from_slice(&env.run(&["poll", "--json"]).stdout).unwrap();
+    assert_eq!(
+        gets().await,
+        2,
+        "neither the gone feed nor the rate-limited one is fetched: {out}"
+    );
+    let status = |n: &str| {
+        out["feeds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["name"] == n)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(status("gone")["status"], "skipped");
+    assert_eq!(status("busy")["status"], "skipped");
+    assert!(
+        status("busy")["error"]
+            .as_str()
+            .unwrap()
+            .contains("Retry-After")
+    );
+
+    // Named explicitly, a gone feed is fetched again (and is still gone: exit 1).
+    let named = env.run(&["poll", "gone"]);
+    assert_eq!(named.status.code(), Some(1));
+    assert_eq!(gets().await, 3);
+}

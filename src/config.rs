@@ -126,15 +126,6 @@ impl fmt::Debug for NotifierKind {
     }
 }
 
-impl NotifierKind {
-    pub fn name(&self) -> &'static str {
-        match self {
-            NotifierKind::Log => "log",
-            NotifierKind::Webhook { .. } => "webhook",
-        }
-    }
-}
-
 /// A secret value. Its `Debug` never shows the value, so it cannot leak through logs.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);

@@ -109,7 +109,7 @@ async fn schedule_loop(poller: Poller, wake_dispatcher: Arc<Notify>, shutdown: C
                 let mut start = Vec::new();
                 for feed in &poller.config.feeds {
                     let row = rows.get(&feed.name);
-                    if busy.contains(&feed.name) || row.is_some_and(|r| r.state == "gone") {
+                    if busy.contains(&feed.name) || row.is_some_and(|r| r.is_gone()) {
                         continue;
                     }
                     let mut due = row.and_then(|r| r.next_poll).unwrap_or(now);

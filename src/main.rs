@@ -360,7 +360,7 @@ fn poll(cfg: Config, names: Vec<String>, json: bool) -> Result<ExitCode, Failure
             .run(|c| queries::schedule_rows(c))
             .await?
             .into_iter()
-            .filter(|r| r.state == "gone")
+            .filter(|r| r.is_gone())
             .map(|r| r.name)
             .collect();
         let mut reports = Vec::new();

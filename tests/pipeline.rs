@@ -71,6 +71,14 @@ async fn webhook_ok(server: &MockServer) {
         .await;
 }
 
+/// A receiver that answers 200, but only after `delay`.
+async fn webhook_slow(server: &MockServer, delay: Duration) {
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_delay(delay))
+        .mount(server)
+        .await;
+}
+
 async fn posts(server: &MockServer) -> Vec<Request> {
     server
         .received_requests()
@@ -342,10 +350,7 @@ async fn alert_in_flight_when_the_daemon_is_killed_is_delivered_after_restart() 
     let good = MockServer::start().await;
     mount_feed(&feeds, "/blog", blogger_atom("https://example.org/story")).await;
     // The first receiver takes far longer than the test lets the daemon live.
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(60)))
-        .mount(&slow)
-        .await;
+    webhook_slow(&slow, Duration::from_secs(60)).await;
     webhook_ok(&good).await;
     let feeds_cfg = feed("blog", &format!("{}/blog", feeds.uri()));
     let env = Env::new(&config(
@@ -743,10 +748,7 @@ async fn an_alert_delivered_while_the_database_is_locked_is_not_sent_again() {
     let hooks = MockServer::start().await;
     mount_feed(&feeds, "/blog", blogger_atom("https://example.org/story")).await;
     // The receiver takes a moment: time to lock the database before the alert is marked sent.
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_millis(800)))
-        .mount(&hooks)
-        .await;
+    webhook_slow(&hooks, Duration::from_millis(800)).await;
     let env = Env::new(&config(
         &feed("blog", &format!("{}/blog", feeds.uri())),
         &format!("{}/hook", hooks.uri()),

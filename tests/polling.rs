@@ -41,6 +41,15 @@ async fn serve(server: &MockServer, route: &str, body: String) {
         .await;
 }
 
+/// A route that answers with a bare status.
+async fn respond(server: &MockServer, route: &str, status: u16) {
+    Mock::given(method("GET"))
+        .and(path(route))
+        .respond_with(ResponseTemplate::new(status))
+        .mount(server)
+        .await;
+}
+
 async fn redirect(server: &MockServer, from: &str, status: u16, to: &str) {
     Mock::given(method("GET"))
         .and(path(from))
@@ -114,11 +123,7 @@ async fn permanent_redirects_move_the_feed_and_temporary_ones_do_not() {
 #[tokio::test(flavor = "multi_thread")]
 async fn gone_feeds_stop_until_reset_and_oversized_bodies_fail_alone() {
     let s = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/gone"))
-        .respond_with(ResponseTemplate::new(410))
-        .mount(&s)
-        .await;
+    respond(&s, "/gone", 410).await;
     serve(
         &s,
         "/huge",
@@ -201,11 +206,7 @@ async fn next_poll_times_survive_a_restart() {
 #[tokio::test(flavor = "multi_thread")]
 async fn fixing_a_gone_feeds_url_in_the_config_starts_it_over() {
     let s = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/retired"))
-        .respond_with(ResponseTemplate::new(410))
-        .mount(&s)
-        .await;
+    respond(&s, "/retired", 410).await;
     serve(
         &s,
         "/current",
@@ -344,11 +345,7 @@ async fn a_second_daemon_on_the_same_database_refuses_to_start() {
 #[tokio::test(flavor = "multi_thread")]
 async fn poll_skips_gone_feeds_unless_named_and_honours_retry_after() {
     let s = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/gone"))
-        .respond_with(ResponseTemplate::new(410))
-        .mount(&s)
-        .await;
+    respond(&s, "/gone", 410).await;
     Mock::given(method("GET"))
         .and(path("/busy"))
         .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "3600"))

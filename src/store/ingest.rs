@@ -175,11 +175,17 @@ fn store_item(
             .query_row(params![feed_id, alias, url], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?;
     }
+    // Seen again unchanged, the common case of every poll: nothing to prepare or write.
+    if existing
+        .as_ref()
+        .is_some_and(|(_, hash)| *hash == item.content_hash)
+    {
+        return Ok(());
+    }
     let categories = serde_json::to_string(&item.categories)?;
     let published = item.published.map(fmt_time);
     let now_s = fmt_time(now);
     match existing {
-        Some((_, hash)) if hash == item.content_hash => Ok(()),
         Some((id, _)) => {
             // An edit: keep the row, its story and its alerts; no new alert.
             tx.prepare_cached("UPDATE items SET guid = ?2, title = ?3, url = ?4, canonical_url = ?5, author = ?6, summary = ?7,

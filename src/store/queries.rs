@@ -267,6 +267,13 @@ pub struct ScheduleRow {
     pub next_poll: Option<DateTime<Utc>>,
 }
 
+impl ScheduleRow {
+    /// The server answered 410: not polled until `feeds reset`.
+    pub fn is_gone(&self) -> bool {
+        self.state == "gone"
+    }
+}
+
 /// Every stored feed's state and next poll time, for the scheduler.
 pub fn schedule_rows(conn: &Connection) -> anyhow::Result<Vec<ScheduleRow>> {
     let mut stmt = conn.prepare_cached("SELECT name, state, next_poll FROM feeds")?;

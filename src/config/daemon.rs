@@ -1,0 +1,164 @@
+//! `[daemon]`: the defaults and the checks of each setting. What needs the notifiers' names,
+//! and the settings accepted but not acted on yet, are checked by [`finish`] once the other
+//! sections are done.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono_tz::Tz;
+
+use super::locate::{PathSegs, Problems, p};
+use super::raw::RawDaemon;
+use super::values::{cron, parse_duration, parse_size};
+use super::{DaemonConfig, default_user_agent};
+
+fn key(k: &str) -> PathSegs {
+    p(&[&"daemon", &k])
+}
+
+/// The settings of `[daemon]`, defaults filled in; `None` when `schedule` is wrong (a problem
+/// says why).
+pub(super) fn validate(
+    d: &RawDaemon,
+    base: &Path,
+    problems: &mut Problems,
+) -> Option<DaemonConfig> {
+    let schedule = cron(
+        d.schedule.as_deref().unwrap_or("*/15 * * * *"),
+        key("schedule"),
+        problems,
+    );
+    let timezone = timezone(d.timezone.as_deref(), problems);
+    let concurrency = at_least_one(d.concurrency, "concurrency", 16, problems);
+    let per_host = at_least_one(d.per_host, "per_host", 2, problems);
+    let timeout = duration(d.timeout.as_deref(), "timeout", 30, problems);
+    let connect_timeout = duration(
+        d.connect_timeout.as_deref(),
+        "connect_timeout",
+        10,
+        problems,
+    );
+    let retention = duration(d.retention.as_deref(), "retention", 90 * 86400, problems);
+    let alert_backoff = duration(d.alert_backoff.as_deref(), "alert_backoff", 30, problems);
+    let max_body = max_body(d.max_body.as_deref(), problems);
+    let database = d
+        .database
+        .as_ref()
+        .map(|db| base.join(db))
+        .unwrap_or_else(default_database);
+    Some(DaemonConfig {
+        database,
+        schedule: schedule?,
+        timezone,
+        concurrency,
+        per_host,
+        timeout,
+        connect_timeout,
+        max_body,
+        user_agent: d.user_agent.clone().unwrap_or_else(default_user_agent),
+        retention,
+        respect_cache_headers: d.respect_cache_headers.unwrap_or(true),
+        notify_errors: d.notify_errors.clone().unwrap_or_default(),
+        alert_backoff,
+        alert_attempts: d.alert_attempts.unwrap_or(10),
+    })
+}
+
+/// The `[daemon]` checks that come after the other sections: `notify_errors` must name
+/// notifiers, and settings DESIGN.md describes whose machinery comes later are accepted (so
+/// configs stay valid) but said. Kept last so messages come in the order they always have.
+pub(super) fn finish(
+    d: &RawDaemon,
+    notifiers: &HashSet<String>,
+    problems: &mut Problems,
+    warnings: &mut Problems,
+) {
+    if d.retention.is_some() {
+        warnings.value(
+            key("retention"),
+            "`retention` is not applied by this version yet: nothing is pruned",
+        );
+    }
+    if d.respect_cache_headers.is_some() {
+        warnings.value(
+            key("respect_cache_headers"),
+            "this version does not read Cache-Control, Expires or <ttl> yet (Retry-After on 429/503 is honoured)",
+        );
+    }
+    if d.notify_errors.as_ref().is_some_and(|v| !v.is_empty()) {
+        warnings.value(
+            key("notify_errors"),
+            "`notify_errors` is not used by this version yet: feed failures are logged and shown by `feeds`",
+        );
+    }
+    if let Some(names) = &d.notify_errors {
+        problems.unknown_names(names, notifiers, &key("notify_errors"), "notifier");
+    }
+    if d.alert_attempts == Some(0) {
+        problems.value(key("alert_attempts"), "`alert_attempts` must be at least 1");
+    }
+}
+
+fn timezone(zone: Option<&str>, problems: &mut Problems) -> Tz {
+    match zone {
+        None => Tz::UTC,
+        Some(z) => z.parse::<Tz>().unwrap_or_else(|_| {
+            problems.value(
+                key("timezone"),
+                format!("unknown time zone `{z}`; expected an IANA name such as \"Europe/Paris\""),
+            );
+            Tz::UTC
+        }),
+    }
+}
+
+fn at_least_one(v: Option<usize>, name: &str, default: usize, problems: &mut Problems) -> usize {
+    match v {
+        Some(0) => {
+            problems.value(key(name), format!("`{name}` must be at least 1"));
+            default
+        }
+        Some(n) => n,
+        None => default,
+    }
+}
+
+fn duration(v: Option<&str>, name: &str, default_secs: u64, problems: &mut Problems) -> Duration {
+    let default = Duration::from_secs(default_secs);
+    match v {
+        None => default,
+        Some(s) => parse_duration(s).unwrap_or_else(|e| {
+            problems.value(key(name), e);
+            default
+        }),
+    }
+}
+
+fn max_body(v: Option<&str>, problems: &mut Problems) -> u64 {
+    match v {
+        None => 16 * 1024 * 1024,
+        Some(s) => parse_size(s).unwrap_or_else(|e| {
+            problems.value(key("max_body"), e);
+            0
+        }),
+    }
+}
+
+fn default_database() -> PathBuf {
+    if let Some(dir) = std::env::var_os("STATE_DIRECTORY") {
+        // systemd may pass several, colon-separated; the first is ours.
+        let first = dir
+            .to_string_lossy()
+            .split(':')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        return PathBuf::from(first).join("feedwatch.db");
+    }
+    let data = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .unwrap_or_else(|| PathBuf::from("."));
+    data.join("feedwatch").join("feedwatch.db")
+}

@@ -1,32 +1,51 @@
-//! The long-running service: the scheduler loop, the alert dispatcher, signals and systemd.
+//! The long-running service: the scheduler loop, the alert dispatcher, signals, the control
+//! socket and systemd.
+//!
+//! It fails loudly rather than live on as a zombie: if the writer thread ends, or the database
+//! keeps refusing writes for longer than `[daemon] give_up_after`, `run` returns an error (exit
+//! 1, and systemd restarts it); and `WATCHDOG=1` is sent only while the scheduler and the
+//! writer make progress.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use chrono::{DateTime, Utc};
-use tokio::sync::Notify;
+use chrono::Utc;
+use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::notify::{DeliveryLock, Dispatcher, MAX_IDLE};
-use crate::poll::Poller;
-use crate::store::{Store, queries};
+use crate::control;
+use crate::notify::{DeliveryLock, Dispatcher};
+use crate::poll::{PollDone, Poller};
+use crate::scheduler::{Schedule, Start};
+use crate::store::{Store, WriterHealth, queries};
 
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let config = Arc::new(config);
     for w in &config.warnings {
         tracing::warn!("{w}");
     }
-    let store = Arc::new(Store::open(&config.daemon.database)?);
+    let store = Arc::new(Store::open(&config.daemon.database, config.daemon.store)?);
     let _lock = acquire_delivery_lock(&config.daemon.database).await?;
-    let cfg = Arc::clone(&config);
     store
-        .run(move |c| queries::sync_feeds(c, &cfg, Utc::now()))
+        .writer()
+        .sync_feeds(queries::FeedSync::from_config(&config, Utc::now()))
         .await
         .context("recording feeds in the database")?;
+    let states = store
+        .read_async(queries::feed_states)
+        .await
+        .context("reading feed states")?;
+    let schedule = Schedule::new(
+        &config.feeds,
+        states.into_iter().map(|s| (s.name.clone(), s)).collect(),
+        config.daemon.concurrency,
+        config.daemon.per_host,
+        Utc::now(),
+    );
     tracing::info!(
         config = %config.path.display(),
         database = %store.path().display(),
@@ -38,6 +57,14 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 
     let shutdown = CancellationToken::new();
     spawn_signal_handler(shutdown.clone())?;
+    let (_control, control_rx) = match control::listen(&config.daemon.database) {
+        Ok((server, rx)) => (Some(server), rx),
+        Err(e) => {
+            tracing::warn!(error = %format!("{e:#}"),
+                "no control socket: `feeds reset` and `alerts retry` take effect at the next restart");
+            (None, mpsc::channel(1).1)
+        }
+    };
 
     let wake_dispatcher = Arc::new(Notify::new());
     let dispatcher = Dispatcher::new(Arc::clone(&store), Arc::clone(&config))?;
@@ -47,10 +74,21 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     };
 
     let poller = Poller::new(Arc::clone(&store), Arc::clone(&config))?;
-    schedule_loop(poller, wake_dispatcher, shutdown.clone()).await;
+    let outcome = Loop {
+        poller,
+        schedule,
+        wake_dispatcher,
+        control: control_rx,
+        tasks: JoinSet::new(),
+        in_flight: HashMap::new(),
+    }
+    .run(shutdown.clone())
+    .await;
 
+    shutdown.cancel();
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
     dispatcher_task.await.context("alert dispatcher task")?;
+    outcome?;
     tracing::info!("feedwatch stopped");
     Ok(())
 }
@@ -89,128 +127,187 @@ fn spawn_signal_handler(shutdown: CancellationToken) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Start every due feed's poll (never two of one feed at once), then sleep until the next is
-/// due or a poll finishes. A feed never polled, or reset, is due at once.
-async fn schedule_loop(poller: Poller, wake_dispatcher: Arc<Notify>, shutdown: CancellationToken) {
-    let mut in_flight: HashMap<tokio::task::Id, String> = HashMap::new();
-    // Feeds whose last poll could not be recorded: not before this, whatever the database says.
-    let mut held: HashMap<String, DateTime<Utc>> = HashMap::new();
-    let mut tasks: JoinSet<Option<DateTime<Utc>>> = JoinSet::new();
-    let watchdog = sd_notify::watchdog_enabled();
-    let mut ready_sent = false;
-    loop {
-        let now = Utc::now();
-        let mut earliest: Option<DateTime<Utc>> = None;
-        match poller.store.run(|c| queries::schedule_rows(c)).await {
-            Ok(rows) => {
-                let rows: HashMap<String, queries::ScheduleRow> =
-                    rows.into_iter().map(|r| (r.name.clone(), r)).collect();
-                let busy: HashSet<&String> = in_flight.values().collect();
-                let mut start = Vec::new();
-                for feed in &poller.config.feeds {
-                    let row = rows.get(&feed.name);
-                    if busy.contains(&feed.name) || row.is_some_and(|r| r.is_gone()) {
-                        continue;
-                    }
-                    let mut due = row.and_then(|r| r.next_poll).unwrap_or(now);
-                    if let Some(hold) = held.get(&feed.name) {
-                        due = due.max(*hold);
-                    }
-                    if due > now {
-                        earliest = Some(earliest.map_or(due, |e| e.min(due)));
-                    } else {
-                        start.push(feed.clone());
-                    }
-                }
-                for feed in start {
-                    held.remove(&feed.name);
-                    let (poller, stop, wake) = (
-                        poller.clone(),
-                        shutdown.clone(),
-                        Arc::clone(&wake_dispatcher),
-                    );
-                    let name = feed.name.clone();
-                    let handle = tasks.spawn(async move {
-                        tokio::select! {
-                            // Dropping a poll mid-way is safe: its results commit in one
-                            // transaction or not at all.
-                            _ = stop.cancelled() => None,
-                            report = poller.poll(&feed) => {
-                                if report.alerts_created > 0 {
-                                    wake.notify_one();
-                                }
-                                report.hold_until
-                            }
-                        }
-                    });
-                    in_flight.insert(handle.id(), name);
-                }
-            }
-            Err(e) => {
-                tracing::error!(error = %format!("{e:#}"), "scheduler: reading feed states; retrying shortly");
-                earliest = Some(now + chrono::Duration::seconds(5));
-            }
-        }
-        if !ready_sent {
-            // The config loaded, the database migrated and the first schedule is computed.
-            let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
-            ready_sent = true;
-        }
-        if watchdog.is_some() {
-            let _ = sd_notify::notify(&[sd_notify::NotifyState::Watchdog]);
-        }
-        let status = format!(
-            "{} feeds, {} polling",
-            poller.config.feeds.len(),
-            in_flight.len()
-        );
-        let _ = sd_notify::notify(&[sd_notify::NotifyState::Status(&status)]);
-
-        let mut sleep = earliest
-            .map(|t| (t - Utc::now()).to_std().unwrap_or(Duration::ZERO))
-            .unwrap_or(MAX_IDLE)
-            .min(MAX_IDLE);
-        if let Some(w) = watchdog {
-            sleep = sleep.min(w / 2);
-        }
-        tokio::select! {
-            _ = shutdown.cancelled() => break,
-            _ = tokio::time::sleep(sleep) => {}
-            Some(done) = tasks.join_next_with_id(), if !tasks.is_empty() => {
-                finish(done, &mut in_flight, &mut held);
-                while let Some(done) = tasks.try_join_next_with_id() {
-                    finish(done, &mut in_flight, &mut held);
-                }
-            }
-        }
-    }
-    // Polls see the cancellation and stop; an ingest already running finishes its transaction.
-    while tasks.join_next().await.is_some() {}
+/// The scheduler loop's state.
+struct Loop {
+    poller: Poller,
+    schedule: Schedule,
+    wake_dispatcher: Arc<Notify>,
+    control: mpsc::Receiver<control::Request>,
+    tasks: JoinSet<PollDone>,
+    /// Poll task → (slot, host), to hand its result back to the schedule.
+    in_flight: HashMap<tokio::task::Id, (usize, String)>,
 }
 
-/// A poll task ended: free its feed, and hold it back if its poll could not be recorded or
-/// the task panicked (a feed must not take the daemon down, nor be retried in a tight loop).
-fn finish(
-    done: Result<(tokio::task::Id, Option<DateTime<Utc>>), tokio::task::JoinError>,
-    in_flight: &mut HashMap<tokio::task::Id, String>,
-    held: &mut HashMap<String, DateTime<Utc>>,
-) {
-    let (id, hold) = match done {
-        Ok((id, hold)) => (id, hold),
-        Err(e) => {
-            let hold = Utc::now() + chrono::Duration::seconds(60);
-            if e.is_panic() {
-                tracing::error!(
-                    feed = in_flight.get(&e.id()).map(String::as_str).unwrap_or("?"),
-                    "poll task panicked"
-                );
+impl Loop {
+    /// Start due polls, then sleep until the next is due, a poll ends, a control request
+    /// arrives or the stop signal; `Err` when the database writer can no longer work.
+    async fn run(mut self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let store = Arc::clone(&self.poller.store);
+        let health = Arc::clone(store.writer().health());
+        let give_up = self.poller.config.daemon.give_up_after;
+        let watchdog = sd_notify::watchdog_enabled();
+        let mut ready_sent = false;
+        let mut status = String::new();
+        let result = loop {
+            let now = Utc::now();
+            for start in self.schedule.start_due(now) {
+                self.spawn(start, &shutdown);
             }
-            (e.id(), Some(hold))
-        }
-    };
-    if let Some(name) = in_flight.remove(&id)
-        && let Some(hold) = hold
-    {
-        held.insert(name, hold);
+            if let Err(e) = writer_trouble(&health, give_up) {
+                break Err(e);
+            }
+            if !ready_sent {
+                // The config loaded, the database migrated and the first schedule is computed.
+                let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
+                ready_sent = true;
+            }
+            if watchdog.is_some() && writer_progressing(&health, give_up) {
+                let _ = sd_notify::notify(&[sd_notify::NotifyState::Watchdog]);
+            }
+            let now_status = format!(
+                "{} feeds, {} polling",
+                self.schedule.len(),
+                self.schedule.polling()
+            );
+            if now_status != status {
+                let _ = sd_notify::notify(&[sd_notify::NotifyState::Status(&now_status)]);
+                status = now_status;
+            }
+
+            let mut sleep = self
+                .schedule
+                .next_due()
+                .map(|t| (t - Utc::now()).to_std().unwrap_or(Duration::ZERO));
+            if let Some(w) = watchdog {
+                sleep = Some(sleep.map_or(w / 2, |s| s.min(w / 2)));
+            }
+            if health.failing_for().is_some() {
+                // Re-check soon whether the database came back or it is time to give up.
+                sleep =
+                    Some(sleep.map_or(Duration::from_secs(1), |s| s.min(Duration::from_secs(1))));
+            }
+            let sleep = async {
+                match sleep {
+                    Some(d) => tokio::time::sleep(d).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = shutdown.cancelled() => break Ok(()),
+                _ = store.writer().ended() => break Err(anyhow::anyhow!(
+                    "the database writer stopped unexpectedly; exiting so that the service restarts")),
+                _ = sleep => {}
+                Some(done) = self.tasks.join_next_with_id(), if !self.tasks.is_empty() => {
+                    self.finish(done);
+                    while let Some(done) = self.tasks.try_join_next_with_id() {
+                        self.finish(done);
+                    }
+                }
+                Some(req) = self.control.recv() => self.handle(req).await,
+            }
+        };
+        // Polls see the cancellation and stop; a result already handed to the writer commits.
+        shutdown.cancel();
+        while self.tasks.join_next().await.is_some() {}
+        result
     }
+
+    fn spawn(&mut self, start: Start, shutdown: &CancellationToken) {
+        let (poller, stop, wake) = (
+            self.poller.clone(),
+            shutdown.clone(),
+            Arc::clone(&self.wake_dispatcher),
+        );
+        let Start {
+            slot,
+            host,
+            feed,
+            state,
+        } = start;
+        let handle = self.tasks.spawn(async move {
+            tokio::select! {
+                // Dropping a poll mid-way is safe: its results commit in one message or not at all.
+                _ = stop.cancelled() => PollDone {
+                    report: crate::poll::FeedReport::skipped(&feed.name, "stopping".into()),
+                    state: None,
+                    hold_until: None,
+                },
+                done = poller.poll_guarded(&feed, &state) => {
+                    if done.report.alerts_created > 0 {
+                        wake.notify_one();
+                    }
+                    done
+                }
+            }
+        });
+        self.in_flight.insert(handle.id(), (slot, host));
+    }
+
+    fn finish(&mut self, done: Result<(tokio::task::Id, PollDone), tokio::task::JoinError>) {
+        let (id, done) = match done {
+            Ok((id, done)) => (id, done),
+            // poll_guarded catches panics; a task can only end this way when cancelled.
+            Err(e) => (
+                e.id(),
+                PollDone {
+                    report: crate::poll::FeedReport::skipped("", e.to_string()),
+                    state: None,
+                    hold_until: Some(Utc::now() + chrono::Duration::seconds(60)),
+                },
+            ),
+        };
+        if let Some((slot, host)) = self.in_flight.remove(&id) {
+            self.schedule.finished(slot, &host, &done, Utc::now());
+        }
+    }
+
+    async fn handle(&mut self, req: control::Request) {
+        match req {
+            control::Request::Deliver => self.wake_dispatcher.notify_one(),
+            control::Request::FeedsChanged { feeds } => {
+                let store = Arc::clone(&self.poller.store);
+                let states = store
+                    .read_async(move |c| {
+                        feeds
+                            .iter()
+                            .filter_map(|n| queries::feed_state(c, n).transpose())
+                            .collect::<anyhow::Result<Vec<_>>>()
+                    })
+                    .await;
+                match states {
+                    Ok(states) => {
+                        for s in states {
+                            tracing::info!(feed = %s.name, state = s.status.as_str(), "feed state changed by another process");
+                            self.schedule.replace(s, Utc::now());
+                        }
+                    }
+                    Err(e) => tracing::error!(error = %format!("{e:#}"), "reading changed feeds"),
+                }
+            }
+        }
+    }
+}
+
+/// `Err` when the writer cannot work any more: the daemon must exit and be restarted.
+fn writer_trouble(health: &WriterHealth, give_up: Duration) -> anyhow::Result<()> {
+    if health.stopped() {
+        anyhow::bail!(
+            "the database writer stopped unexpectedly; exiting so that the service restarts"
+        );
+    }
+    if let Some(f) = health.failing_for().filter(|f| *f >= give_up) {
+        anyhow::bail!(
+            "the database has refused every write for {}s (last error: {}); exiting so that the service restarts",
+            f.as_secs(),
+            health.last_error().unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
+/// Whether the writer is alive and not stuck: only then is the watchdog fed.
+fn writer_progressing(health: &WriterHealth, give_up: Duration) -> bool {
+    !health.stopped()
+        && health.busy_for().is_none_or(|b| b < give_up)
+        && health.failing_for().is_none_or(|f| f < give_up)
 }

@@ -111,63 +111,79 @@ impl KeyMode {
     }
 }
 
-/// The parts of an item that identity is computed from.
-pub struct IdentityInput<'a> {
+/// The parts of an item that decide which property keys it: available straight from the
+/// parsed entry, before any text is extracted.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct KeyInput<'a> {
     pub guid: Option<&'a str>,
-    pub link: Option<&'a str>,
-    pub title: &'a str,
-    pub published: Option<&'a str>,
-    pub text: &'a str,
+    /// The item's link in canonical form ([`canonical_url`]).
+    pub canonical_link: Option<&'a str>,
 }
 
-/// An item's identity within its feed.
+/// How one item is keyed: by a property of the entry, or (`key: None`) by its content, which
+/// the caller hashes with [`content_key`] once it has the item's text.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ItemKey {
-    pub key: String,
+pub struct KeyPlan {
+    pub key: Option<String>,
     /// Set when the mode's own property (say the guid) was shared by several items of the
     /// document and so could not be the key: an earlier item stored under that property is
     /// this item only if it has the same canonical link (checked by the store).
     pub alias: Option<String>,
 }
 
-/// Keys of every item of one parsed document, in order, and the mode in effect (`None` for a
-/// document without items, which must not decide a new feed's mode).
+/// An item's identity within its feed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemKey {
+    pub key: String,
+    /// See [`KeyPlan::alias`].
+    pub alias: Option<String>,
+}
+
+/// The content key: for items with neither a usable guid nor a usable link.
+pub fn content_key(title: &str, published: Option<&str>, text: &str) -> String {
+    format!("c:{}", sha256_hex(&[title, published.unwrap_or(""), text]))
+}
+
+/// How every item of one parsed document is keyed, in order, and the mode in effect (`None`
+/// for a document without items, which must not decide a new feed's mode).
 ///
 /// `auto` keeps `known` (the feed's mode so far); a new feed takes guids when every item has
 /// one and none repeats, else canonical links when those are all present and distinct, else
 /// content. A guid (or link) that several items of the document share identifies none of them:
 /// those items fall back to the next property, whatever their order, so two different items
 /// never share a key and the newest-first order of feeds does not matter.
-pub fn item_keys(
+pub fn plan_keys(
     policy: DedupPolicy,
     known: Option<KeyMode>,
-    items: &[IdentityInput<'_>],
-) -> (Vec<ItemKey>, Option<KeyMode>) {
-    let guid_key = |i: &IdentityInput<'_>| {
-        i.guid
-            .map(str::trim)
-            .filter(|g| !g.is_empty())
-            .map(|g| format!("g:{}", sha256_hex(&[g])))
-    };
-    let link_key = |i: &IdentityInput<'_>| {
-        i.link
-            .and_then(canonical_url)
-            .map(|u| format!("l:{}", sha256_hex(&[&u])))
-    };
-    let guids: Vec<Option<String>> = items.iter().map(guid_key).collect();
-    let links: Vec<Option<String>> = items.iter().map(link_key).collect();
-    let count = |keys: &[Option<String>]| {
-        let mut n: HashMap<String, usize> = HashMap::new();
+    items: &[KeyInput<'_>],
+) -> (Vec<KeyPlan>, Option<KeyMode>) {
+    let guids: Vec<Option<String>> = items
+        .iter()
+        .map(|i| {
+            i.guid
+                .map(str::trim)
+                .filter(|g| !g.is_empty())
+                .map(|g| format!("g:{}", sha256_hex(&[g])))
+        })
+        .collect();
+    let links: Vec<Option<String>> = items
+        .iter()
+        .map(|i| i.canonical_link.map(|u| format!("l:{}", sha256_hex(&[u]))))
+        .collect();
+    fn count(keys: &[Option<String>]) -> HashMap<&str, usize> {
+        let mut n: HashMap<&str, usize> = HashMap::new();
         for k in keys.iter().flatten() {
-            *n.entry(k.clone()).or_default() += 1;
+            *n.entry(k.as_str()).or_default() += 1;
         }
         n
-    };
+    }
     let (guid_n, link_n) = (count(&guids), count(&links));
-    let unique = |k: &Option<String>, n: &HashMap<String, usize>| {
-        k.as_ref().filter(|k| n.get(*k) == Some(&1)).cloned()
+    let unique = |k: &Option<String>, n: &HashMap<&str, usize>| {
+        k.as_ref()
+            .filter(|k| n.get(k.as_str()) == Some(&1))
+            .cloned()
     };
-    let all_unique = |keys: &[Option<String>], n: &HashMap<String, usize>| {
+    let all_unique = |keys: &[Option<String>], n: &HashMap<&str, usize>| {
         keys.iter().all(|k| unique(k, n).is_some())
     };
 
@@ -183,25 +199,74 @@ pub fn item_keys(
             KeyMode::Content
         }),
     };
-    let keys = items
-        .iter()
-        .enumerate()
-        .map(|(n, i)| {
-            let content = format!(
-                "c:{}",
-                sha256_hex(&[i.title, i.published.unwrap_or(""), i.text])
-            );
+    let plans = (0..items.len())
+        .map(|n| {
             let (g, l) = (unique(&guids[n], &guid_n), unique(&links[n], &link_n));
             let (key, own) = match mode {
-                KeyMode::Guid => (g.clone().or(l).unwrap_or(content), &guids[n]),
-                KeyMode::Link => (l.clone().or(g).unwrap_or(content), &links[n]),
-                KeyMode::Content => (content, &None),
+                KeyMode::Guid => (g.or(l), &guids[n]),
+                KeyMode::Link => (l.or(g), &links[n]),
+                KeyMode::Content => (None, &None),
             };
-            let alias = own.clone().filter(|k| *k != key);
-            ItemKey { key, alias }
+            let alias = own.clone().filter(|k| Some(k) != key.as_ref());
+            KeyPlan { key, alias }
         })
         .collect();
-    (keys, (!items.is_empty()).then_some(mode))
+    (plans, (!items.is_empty()).then_some(mode))
+}
+
+/// The parts of an item that identity is computed from (for callers that have the text).
+pub struct IdentityInput<'a> {
+    pub guid: Option<&'a str>,
+    pub link: Option<&'a str>,
+    pub title: &'a str,
+    pub published: Option<&'a str>,
+    pub text: &'a str,
+}
+
+/// [`plan_keys`] plus [`content_key`] for the items that need it.
+pub fn item_keys(
+    policy: DedupPolicy,
+    known: Option<KeyMode>,
+    items: &[IdentityInput<'_>],
+) -> (Vec<ItemKey>, Option<KeyMode>) {
+    let links: Vec<Option<String>> = items
+        .iter()
+        .map(|i| i.link.and_then(canonical_url))
+        .collect();
+    let inputs: Vec<KeyInput<'_>> = items
+        .iter()
+        .zip(&links)
+        .map(|(i, l)| KeyInput {
+            guid: i.guid,
+            canonical_link: l.as_deref(),
+        })
+        .collect();
+    let (plans, mode) = plan_keys(policy, known, &inputs);
+    let keys = plans
+        .into_iter()
+        .zip(items)
+        .map(|(p, i)| ItemKey {
+            key: p
+                .key
+                .unwrap_or_else(|| content_key(i.title, i.published, i.text)),
+            alias: p.alias,
+        })
+        .collect();
+    (keys, mode)
+}
+
+/// Hash of an entry as the feed sent it (every field, before text extraction). Fixed-key
+/// SipHash: stable across runs and versions, and fast enough to run on every entry of every
+/// poll. It only decides "unchanged, skip", so a collision costs one missed edit, never data.
+pub fn raw_hash(parts: &[&str]) -> [u8; 16] {
+    use siphasher::sip128::{Hasher128, SipHasher13};
+    use std::hash::Hasher;
+    let mut h = SipHasher13::new_with_keys(0x7261_775f_6861_7368, 0x6665_6564_7761_7463);
+    for p in parts {
+        h.write_u64(p.len() as u64);
+        h.write(p.as_bytes());
+    }
+    h.finish128().as_bytes()
 }
 
 /// Hash of what a reader sees of an item; a change under the same key is an edit.

@@ -1,17 +1,26 @@
 //! feedwatch: polls news feeds, stores every item once, groups stories and alerts on topics.
 //!
 //! The modules follow the pipeline (DESIGN.md §1):
-//! [`config`] → [`schedule`] → [`fetch`] → [`parse`] → [`identity`] → [`store`] (ingest,
-//! stories, topic matching, outbox) → [`notify`] (dispatcher and notifiers). [`daemon`] wires
-//! them into the long-running service; [`poll`] is one poll of one feed, start to finish.
+//! [`config`] → [`scheduler`] (in-memory schedule; [`schedule`]: when a feed is next due;
+//! [`limits`]: which due poll starts next) → [`fetch`] (async HTTP) → [`prepare`] (the CPU
+//! stage: [`parse`], text, [`identity`], topic matching) → [`store`] (one writer thread:
+//! items, stories, outbox) → [`notify`] (dispatcher and notifiers). [`poll`] is one poll of
+//! one feed through those stages, [`feed_state`] what a poll does to a feed; [`daemon`] wires
+//! them into the service, with [`control`] for the CLI to reach it.
 
 pub mod config;
+pub mod control;
 pub mod daemon;
+pub mod failpoint;
+pub mod feed_state;
 pub mod fetch;
 pub mod identity;
+pub mod limits;
 pub mod notify;
 pub mod parse;
 pub mod poll;
+pub mod prepare;
 pub mod schedule;
+pub mod scheduler;
 pub mod store;
 pub mod topics;

@@ -12,6 +12,7 @@ use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 use feedwatch::config::{self, Config, Secrets};
+use feedwatch::control;
 use feedwatch::notify::{DeliveryLock, Dispatcher};
 use feedwatch::poll::{FeedReport, Poller};
 use feedwatch::store::{ItemFilter, Store, outbox, queries};
@@ -195,15 +196,35 @@ fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
                     cfg.path.display()
                 )));
             }
-            let store = Store::open_existing(&cfg.daemon.database)?;
-            store.with(|c| queries::sync_feeds(c, &cfg, Utc::now()))?;
-            store.with(|c| queries::reset_feed(c, &name))?;
-            println!("{name}: reset; a running daemon polls it within 30 s");
+            let db = cfg.daemon.database.clone();
+            runtime()?.block_on(async {
+                let store = Store::open_existing(&db, cfg.daemon.store)?;
+                store
+                    .writer()
+                    .sync_feeds(queries::FeedSync::from_config(&cfg, Utc::now()))
+                    .await?;
+                store.writer().reset_feed(&name).await
+            })?;
+            let told = control::notify(
+                &db,
+                &control::Request::FeedsChanged {
+                    feeds: vec![name.clone()],
+                },
+            );
+            match told {
+                Ok(true) => println!("{name}: reset; the running daemon polls it now"),
+                Ok(false) => println!(
+                    "{name}: reset; no daemon is running: `feedwatch poll {name}` or the next daemon start polls it"
+                ),
+                Err(e) => println!(
+                    "{name}: reset; the running daemon could not be told ({e:#}): it polls the feed after its next restart"
+                ),
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Feeds { action: None, json } => {
-            let store = Store::open_existing(&cfg.daemon.database)?;
-            let feeds = store.with(|c| queries::list_feeds(c, &cfg))?;
+            let store = Store::open_existing(&cfg.daemon.database, cfg.daemon.store)?;
+            let feeds = store.read(|c| queries::list_feeds(c, &cfg))?;
             if json {
                 print_json(&feeds)?;
             } else {
@@ -253,11 +274,11 @@ fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
                     cfg.path.display()
                 )));
             }
-            let store = Store::open_existing(&cfg.daemon.database)?;
+            let store = Store::open_existing(&cfg.daemon.database, cfg.daemon.store)?;
             let since = since
                 .and_then(|d| chrono::Duration::from_std(d).ok())
                 .map(|d| Utc::now() - d);
-            let items = store.with(|c| {
+            let items = store.read(|c| {
                 queries::list_items(
                     c,
                     &ItemFilter {
@@ -287,9 +308,19 @@ fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
             action: Some(AlertsAction::Retry { ids }),
             ..
         } => {
-            let store = Store::open_existing(&cfg.daemon.database)?;
-            let (n, missing) = store.with(|c| outbox::retry(c, &ids, Utc::now()))?;
+            let db = cfg.daemon.database.clone();
+            let (n, missing) = runtime()?.block_on(async {
+                let store = Store::open_existing(&db, cfg.daemon.store)?;
+                store.writer().retry_alerts(ids, Utc::now()).await
+            })?;
             println!("{n} alert(s) requeued");
+            if n > 0
+                && let Err(e) = control::notify(&db, &control::Request::Deliver)
+            {
+                eprintln!(
+                    "the running daemon could not be told ({e:#}): it sends them after its next restart"
+                );
+            }
             if missing.is_empty() {
                 Ok(ExitCode::SUCCESS)
             } else {
@@ -302,8 +333,8 @@ fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
             status,
             json,
         } => {
-            let store = Store::open_existing(&cfg.daemon.database)?;
-            let alerts = store.with(|c| queries::list_alerts(c, status.as_deref()))?;
+            let store = Store::open_existing(&cfg.daemon.database, cfg.daemon.store)?;
+            let alerts = store.read(|c| queries::list_alerts(c, status.as_deref()))?;
             if json {
                 print_json(&alerts)?;
             } else {
@@ -333,6 +364,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
 struct PollSummary {
     feeds: Vec<FeedReport>,
     new_items: usize,
+    updated_items: usize,
     alerts_sent: usize,
     alerts_pending: usize,
     alerts_failed: usize,
@@ -349,40 +381,40 @@ fn poll(cfg: Config, names: Vec<String>, json: bool) -> Result<ExitCode, Failure
     }
     let cfg = Arc::new(cfg);
     let summary = runtime()?.block_on(async {
-        let store = Arc::new(Store::open(&cfg.daemon.database)?);
-        let c2 = Arc::clone(&cfg);
+        let store = Arc::new(Store::open(&cfg.daemon.database, cfg.daemon.store)?);
         store
-            .run(move |c| queries::sync_feeds(c, &c2, Utc::now()))
+            .writer()
+            .sync_feeds(queries::FeedSync::from_config(&cfg, Utc::now()))
             .await?;
-        let poller = Poller::new(Arc::clone(&store), Arc::clone(&cfg))?;
-        // Gone feeds are polled only when named: `feeds reset` is the way back.
-        let gone: Vec<String> = store
-            .run(|c| queries::schedule_rows(c))
+        let mut states: std::collections::HashMap<String, _> = store
+            .read_async(queries::feed_states)
             .await?
             .into_iter()
-            .filter(|r| r.is_gone())
-            .map(|r| r.name)
+            .map(|s| (s.name.clone(), s))
             .collect();
-        let mut reports = Vec::new();
-        let mut set = tokio::task::JoinSet::new();
+        let poller = Poller::new(Arc::clone(&store), Arc::clone(&cfg))?;
+        let mut reports: Vec<FeedReport> = Vec::new();
+        let mut to_poll = Vec::new();
         for feed in cfg
             .feeds
             .iter()
             .filter(|f| names.is_empty() || names.contains(&f.name))
         {
-            if names.is_empty() && gone.contains(&feed.name) {
+            let Some(state) = states.remove(&feed.name) else {
+                continue;
+            };
+            // Gone feeds are polled only when named: `feeds reset` is the way back.
+            if names.is_empty() && state.is_gone() {
                 reports.push(FeedReport::skipped(
                     &feed.name,
                     "gone (410): `feedwatch feeds reset` to poll it again".into(),
                 ));
                 continue;
             }
-            let (poller, feed) = (poller.clone(), feed.clone());
-            set.spawn(async move { poller.poll(&feed).await });
+            to_poll.push((feed.clone(), state));
         }
-        while let Some(r) = set.join_next().await {
-            reports.push(r.context("poll task")?);
-        }
+        let polled: Vec<String> = to_poll.iter().map(|(f, _)| f.name.clone()).collect();
+        reports.extend(poller.sweep(to_poll).await.into_iter().map(|(r, _)| r));
         let order: Vec<&str> = cfg.feeds.iter().map(|f| f.name.as_str()).collect();
         reports.sort_by_key(|r| order.iter().position(|n| *n == r.name));
         // While the daemon runs it holds the delivery lock and sends what this poll queued.
@@ -393,13 +425,25 @@ fn poll(cfg: Config, names: Vec<String>, json: bool) -> Result<ExitCode, Failure
                     .await?
             }
             None => {
-                tracing::info!("the daemon is running: it delivers the alerts");
+                let db = cfg.daemon.database.clone();
+                let told = tokio::task::spawn_blocking(move || {
+                    control::notify(&db, &control::Request::FeedsChanged { feeds: polled })?;
+                    control::notify(&db, &control::Request::Deliver)
+                })
+                .await?;
+                match told {
+                    Ok(true) => tracing::info!("the daemon is running: it delivers the alerts"),
+                    _ => tracing::warn!(
+                        "another process holds the delivery lock: it delivers the alerts"
+                    ),
+                }
                 Default::default()
             }
         };
-        let pending = store.run(|c| outbox::count_pending(c)).await?;
+        let pending = store.read_async(outbox::count_pending).await?;
         anyhow::Ok(PollSummary {
             new_items: reports.iter().map(|r| r.new_items).sum(),
+            updated_items: reports.iter().map(|r| r.updated_items).sum(),
             feeds: reports,
             alerts_sent: stats.sent,
             alerts_pending: pending,

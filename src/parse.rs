@@ -9,8 +9,9 @@ use std::panic::AssertUnwindSafe;
 use chrono::{DateTime, Utc};
 use url::Url;
 
+/// An entry as the feed sent it: links resolved, text still as written (HTML, entities).
 #[derive(Debug, Clone, PartialEq)]
-pub struct ParsedItem {
+pub struct RawItem {
     /// The feed's own id (RSS guid, Atom id, JSON Feed id); never one invented by feed-rs.
     pub guid: Option<String>,
     pub title: String,
@@ -22,10 +23,59 @@ pub struct ParsedItem {
     pub published: Option<DateTime<Utc>>,
 }
 
+/// An entry normalized for storage and matching: plain text, one-line title.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParsedItem {
+    pub guid: Option<String>,
+    pub title: String,
+    pub link: Option<String>,
+    pub author: Option<String>,
+    pub summary: String,
+    pub content: String,
+    pub categories: Vec<String>,
+    pub published: Option<DateTime<Utc>>,
+}
+
+impl RawItem {
+    /// A hash of every field as sent: equal hashes mean the entry did not change.
+    pub fn raw_hash(&self) -> [u8; 16] {
+        let published = self.published.map(|t| t.timestamp().to_string());
+        let mut parts: Vec<&str> = vec![
+            self.guid.as_deref().unwrap_or(""),
+            &self.title,
+            self.link.as_deref().unwrap_or(""),
+            self.author.as_deref().unwrap_or(""),
+            &self.summary,
+            &self.content,
+            published.as_deref().unwrap_or(""),
+        ];
+        parts.extend(self.categories.iter().map(String::as_str));
+        crate::identity::raw_hash(&parts)
+    }
+
+    /// Extract the text: the costly step, run only for new or changed entries.
+    pub fn normalize(&self) -> ParsedItem {
+        ParsedItem {
+            guid: self.guid.clone(),
+            title: one_line(&to_text(&self.title)),
+            link: self.link.clone(),
+            author: self
+                .author
+                .as_deref()
+                .map(|a| one_line(&to_text(a)))
+                .filter(|a| !a.is_empty()),
+            summary: to_text(&self.summary),
+            content: to_text(&self.content),
+            categories: self.categories.clone(),
+            published: self.published,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ParsedFeed {
     pub title: Option<String>,
-    pub items: Vec<ParsedItem>,
+    pub items: Vec<RawItem>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -79,7 +129,7 @@ pub fn parse_feed(
     let items = feed
         .entries
         .into_iter()
-        .map(|e| normalize_entry(e, base))
+        .map(|e| raw_entry(e, base))
         .collect();
     Ok(ParsedFeed {
         title: feed.title.map(|t| one_line(&to_text(&t.content))),
@@ -87,7 +137,7 @@ pub fn parse_feed(
     })
 }
 
-fn normalize_entry(e: feed_rs::model::Entry, base: &Url) -> ParsedItem {
+fn raw_entry(e: feed_rs::model::Entry, base: &Url) -> RawItem {
     let link = e
         .links
         .iter()
@@ -95,33 +145,14 @@ fn normalize_entry(e: feed_rs::model::Entry, base: &Url) -> ParsedItem {
         .or_else(|| e.links.first())
         .and_then(|l| base.join(l.href.trim()).ok())
         .map(|u| u.to_string());
-    let content = e
-        .content
-        .as_ref()
-        .and_then(|c| c.body.as_deref())
-        .map(to_text)
-        .unwrap_or_default();
-    let summary = e
-        .summary
-        .as_ref()
-        .map(|s| to_text(&s.content))
-        .unwrap_or_default();
     let guid = Some(e.id.trim().to_string()).filter(|s| !s.is_empty());
-    ParsedItem {
+    RawItem {
         guid,
-        title: e
-            .title
-            .map(|t| one_line(&to_text(&t.content)))
-            .unwrap_or_default(),
+        title: e.title.map(|t| t.content).unwrap_or_default(),
         link,
-        author: e
-            .authors
-            .iter()
-            .find_map(|a| a.name.clone())
-            .map(|n| one_line(&to_text(&n)))
-            .filter(|s| !s.is_empty()),
-        summary,
-        content,
+        author: e.authors.into_iter().find_map(|a| a.name),
+        content: e.content.and_then(|c| c.body).unwrap_or_default(),
+        summary: e.summary.map(|s| s.content).unwrap_or_default(),
         categories: e
             .categories
             .iter()
@@ -154,7 +185,7 @@ fn tidy(s: &str) -> String {
         .join("\n")
 }
 
-fn one_line(s: &str) -> String {
+pub fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
@@ -228,7 +259,7 @@ mod tests {
 </channel></rss>"#;
         let f = parse_feed(xml.as_bytes(), None, &base()).unwrap();
         assert_eq!(f.items.len(), 2);
-        let a = &f.items[0];
+        let a = &f.items[0].normalize();
         assert_eq!(a.title, "Café talks");
         assert_eq!(
             a.link.as_deref(),
@@ -248,15 +279,15 @@ mod tests {
     fn json_feed_and_atom() {
         let json = r#"{"version":"https://jsonfeed.org/version/1.1","title":"J","items":[{"id":"1","url":"https://x.org/1","title":"Hello","content_text":"Body"}]}"#;
         let f = parse_feed(json.as_bytes(), None, &base()).unwrap();
-        assert_eq!(f.items[0].title, "Hello");
-        assert_eq!(f.items[0].content, "Body");
+        assert_eq!(f.items[0].normalize().title, "Hello");
+        assert_eq!(f.items[0].normalize().content, "Body");
         let atom = r#"<feed xmlns="http://www.w3.org/2005/Atom"><title>A</title><id>x</id><updated>2026-01-01T00:00:00Z</updated>
 <entry><id>e1</id><title type="html">A &amp;amp; B</title><updated>2026-01-01T00:00:00Z</updated>
 <author><name>Jane</name></author><link rel="alternate" href="https://x.org/e1"/><content type="html">&lt;p&gt;Hi&lt;/p&gt;</content></entry></feed>"#;
         let f = parse_feed(atom.as_bytes(), None, &base()).unwrap();
-        assert_eq!(f.items[0].title, "A & B");
-        assert_eq!(f.items[0].author.as_deref(), Some("Jane"));
-        assert_eq!(f.items[0].content, "Hi");
+        assert_eq!(f.items[0].normalize().title, "A & B");
+        assert_eq!(f.items[0].normalize().author.as_deref(), Some("Jane"));
+        assert_eq!(f.items[0].normalize().content, "Hi");
     }
 
     #[test]
@@ -265,9 +296,9 @@ mod tests {
         body.push(0xE9);
         body.extend_from_slice(b"</title><guid>1</guid></item></channel></rss>");
         let f = parse_feed(&body, Some("text/xml; charset=ISO-8859-1"), &base()).unwrap();
-        assert_eq!(f.items[0].title, "Café");
+        assert_eq!(f.items[0].normalize().title, "Café");
         let f = parse_feed(&body, None, &base()).unwrap();
-        assert_eq!(f.items[0].title, "Café");
+        assert_eq!(f.items[0].normalize().title, "Café");
     }
 
     #[test]
@@ -277,7 +308,7 @@ mod tests {
         );
         let f = parse_feed(&bytes, Some("application/rss+xml"), &base()).unwrap();
         assert_eq!(
-            f.items[0].title,
+            f.items[0].normalize().title,
             "Лавров прибыл в Пекин для переговоров с Ван И"
         );
     }
@@ -288,7 +319,7 @@ mod tests {
         body.push(0xE9);
         body.extend_from_slice(b"</title><guid>1</guid></item></channel></rss>");
         let f = parse_feed(&body, Some("text/xml; charset=ISO-8859-1"), &base()).unwrap();
-        assert_eq!(f.items[0].title, "Café");
+        assert_eq!(f.items[0].normalize().title, "Café");
     }
 
     #[test]

@@ -1,22 +1,23 @@
-//! One poll of one feed, start to finish: fetch → parse → identity → store (with matching and
-//! outbox) → next poll time. Used by the daemon's scheduler and by `feedwatch poll`.
+//! One poll of one feed through the stages: fetch (async) → CPU stage (parse, text, keys,
+//! matches) → writer (one message, committed with other polls' results). Used by the daemon's
+//! scheduler and by `feedwatch poll`; neither reads the database to poll: the feed's state
+//! comes from memory and the new state goes back with the result.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinSet;
 use url::Url;
 
 use crate::config::{Config, FeedConfig};
+use crate::feed_state::{FeedState, PollRecord, PollResult};
 use crate::fetch::{FetchSettings, Fetcher, Outcome};
-use crate::identity::{IdentityInput, KeyMode, canonical_url, content_hash, item_keys};
-use crate::parse::{ParsedItem, parse_feed};
+use crate::limits::Admission;
+use crate::parse::parse_feed;
+use crate::prepare::{CpuPool, Prepared, known_raw_hashes, prepare};
 use crate::schedule;
-use crate::store::{
-    FeedRow, IngestSummary, NewItem, PollRecord, PollResult, Store, ingest, queries,
-};
+use crate::store::{IngestSummary, NewItem, PollOutcome, Store};
 
 /// What a poll came to, as shown by `poll --json`.
 #[derive(Debug, Clone, Serialize)]
@@ -26,12 +27,10 @@ pub struct FeedReport {
     pub status: String,
     pub http_status: Option<u16>,
     pub new_items: usize,
+    pub updated_items: usize,
     pub error: Option<String>,
     #[serde(skip)]
     pub alerts_created: usize,
-    /// Set when the poll could not even be recorded: do not poll this feed again before then.
-    #[serde(skip)]
-    pub hold_until: Option<DateTime<Utc>>,
 }
 
 impl FeedReport {
@@ -42,20 +41,34 @@ impl FeedReport {
             status: "skipped".into(),
             http_status: None,
             new_items: 0,
+            updated_items: 0,
             error: Some(why),
             alerts_created: 0,
-            hold_until: None,
         }
     }
 }
 
-/// Shared by every poll: the store, the config and one HTTP client.
+/// The end of one poll, for the scheduler.
+#[derive(Debug)]
+pub struct PollDone {
+    pub report: FeedReport,
+    /// The feed's state after the poll, once committed. `None` when nothing was recorded (the
+    /// poll was skipped, or recording failed): the scheduler keeps the old state.
+    pub state: Option<FeedState>,
+    /// Set when the poll could not be recorded: do not poll this feed again before then.
+    pub hold_until: Option<DateTime<Utc>>,
+}
+
+/// How long a feed whose poll could not be recorded is held back.
+const HOLD: chrono::Duration = chrono::Duration::seconds(60);
+
+/// Shared by every poll: the store, the config, one HTTP client and the CPU pool.
 #[derive(Clone)]
 pub struct Poller {
     pub store: Arc<Store>,
     pub config: Arc<Config>,
     fetcher: Fetcher,
-    limits: Arc<Limits>,
+    cpu: CpuPool,
 }
 
 impl Poller {
@@ -67,150 +80,130 @@ impl Poller {
             connect_timeout: d.connect_timeout,
             max_body: d.max_body,
         })?;
-        let limits = Arc::new(Limits::new(d.concurrency, d.per_host));
         Ok(Self {
             store,
             config,
             fetcher,
-            limits,
+            cpu: CpuPool::for_this_machine(),
         })
     }
 
-    /// Poll `feed` within the global and per-host limits. Never fails: every problem becomes
-    /// the feed's error, recorded in the store; if even that fails (a locked database, say),
-    /// the report says how long to hold the feed back, so it is not re-fetched in a loop.
-    pub async fn poll(&self, feed: &FeedConfig) -> FeedReport {
-        match self.poll_inner(feed).await {
-            Ok(r) => r,
+    /// Poll `feed` from `state`. Never fails: every problem becomes the feed's error, recorded
+    /// in the store; if even that fails (a locked database, say), the result says how long to
+    /// hold the feed back, so it is not re-fetched in a loop.
+    pub async fn poll(&self, feed: &FeedConfig, state: &FeedState) -> PollDone {
+        if let Some(t) = state.retry_after.filter(|t| *t > Utc::now()) {
+            // The publisher said when it wants us back; a manual poll does not overrule that.
+            let why = format!(
+                "the server asked not to be polled before {} (Retry-After)",
+                t.to_rfc3339()
+            );
+            return PollDone {
+                report: FeedReport::skipped(&feed.name, why),
+                state: None,
+                hold_until: None,
+            };
+        }
+        let url = Url::parse(&state.url).unwrap_or_else(|_| feed.url.clone());
+        let attempt = self.attempt(feed, &url, state).await;
+        self.record(feed, state, &url, attempt).await
+    }
+
+    /// [`poll`](Self::poll), with a panic anywhere in it recorded as the feed's error (its
+    /// next poll pushed back like any failure's), so one feed cannot stall or crash the rest.
+    pub async fn poll_guarded(&self, feed: &FeedConfig, state: &FeedState) -> PollDone {
+        use futures_util::FutureExt;
+        match std::panic::AssertUnwindSafe(self.poll(feed, state))
+            .catch_unwind()
+            .await
+        {
+            Ok(done) => done,
+            Err(panic) => {
+                let why = crate::store::writer::panic_message(&panic);
+                tracing::error!(feed = %feed.name, error = %why, "poll panicked");
+                let url = Url::parse(&state.url).unwrap_or_else(|_| feed.url.clone());
+                let attempt = Attempt::failed(
+                    format!("internal error while polling (please report it): {why}"),
+                    None,
+                    None,
+                );
+                self.record(feed, state, &url, attempt).await
+            }
+        }
+    }
+
+    /// Turn an attempt into the feed's next state and hand it, with the items, to the writer.
+    async fn record(
+        &self,
+        feed: &FeedConfig,
+        state: &FeedState,
+        url: &Url,
+        attempt: Attempt,
+    ) -> PollDone {
+        let now = Utc::now();
+        let failed = matches!(attempt.result, PollResult::Failed { .. });
+        let record = PollRecord {
+            now,
+            http_status: attempt.http_status,
+            next_poll: schedule::next_poll(
+                self.config.schedule_of(feed),
+                self.config.daemon.timezone,
+                &feed.name,
+                now,
+                schedule::LastPoll {
+                    consecutive_errors: if failed {
+                        state.consecutive_errors.saturating_add(1)
+                    } else {
+                        0
+                    },
+                    not_before: attempt.not_before,
+                },
+            ),
+            result: attempt.result,
+            moved_to: attempt.moved_to,
+            retry_after: attempt.not_before,
+        };
+        let new_state = state.after_poll(&record);
+        let outcome = PollOutcome {
+            state: new_state.clone(),
+            items: attempt.items,
+        };
+        match self.store.writer().poll(outcome).await {
+            Ok(summary) => {
+                let report = report(feed, &record, url, &summary, &new_state);
+                PollDone {
+                    report,
+                    state: Some(new_state),
+                    hold_until: None,
+                }
+            }
             Err(e) => {
                 let error = format!("{e:#}");
                 tracing::error!(feed = %feed.name, %error, "could not record the poll");
-                FeedReport {
-                    name: feed.name.clone(),
-                    status: "error".into(),
-                    http_status: None,
-                    new_items: 0,
-                    error: Some(error),
-                    alerts_created: 0,
-                    hold_until: Some(Utc::now() + chrono::Duration::seconds(60)),
+                PollDone {
+                    report: FeedReport {
+                        name: feed.name.clone(),
+                        status: "error".into(),
+                        http_status: record.http_status,
+                        new_items: 0,
+                        updated_items: 0,
+                        error: Some(error),
+                        alerts_created: 0,
+                    },
+                    state: None,
+                    hold_until: Some(now + HOLD),
                 }
             }
         }
     }
 
-    async fn poll_inner(&self, feed: &FeedConfig) -> anyhow::Result<FeedReport> {
-        let name = feed.name.clone();
-        let row = self.store.run(move |c| queries::feed_row(c, &name)).await?;
-        let row =
-            row.ok_or_else(|| anyhow::anyhow!("feed `{}` is not in the database", feed.name))?;
-        if let Some(t) = row.retry_after.filter(|t| *t > Utc::now()) {
-            // The publisher said when it wants us back; a manual poll does not overrule that.
-            return Ok(FeedReport::skipped(
-                &feed.name,
-                format!(
-                    "the server asked not to be polled before {} (Retry-After)",
-                    t.to_rfc3339()
-                ),
-            ));
-        }
-        let url = Url::parse(&row.url).unwrap_or_else(|_| feed.url.clone());
-        let attempt = {
-            let _permits = self.limits.acquire(url.host_str().unwrap_or("")).await;
-            self.attempt(feed, &url, &row).await?
-        };
-        let now = Utc::now();
-        let failed = matches!(attempt.result, PollResult::Failed { .. });
-        let consecutive_errors = if failed {
-            row.consecutive_errors + 1
-        } else {
-            0
-        };
-        let next_poll = schedule::next_poll(
-            self.config.schedule_of(feed),
-            self.config.daemon.timezone,
-            &feed.name,
-            now,
-            schedule::LastPoll {
-                consecutive_errors,
-                not_before: attempt.not_before,
-            },
-        );
-        let record = PollRecord {
-            now,
-            http_status: attempt.http_status,
-            result: attempt.result.clone(),
-            moved_to: attempt.moved_to.clone(),
-            retry_after: attempt.not_before,
-            next_poll,
-        };
-        let config = Arc::clone(&self.config);
-        let feed_name = feed.name.clone();
-        let items = attempt.items;
-        let summary: IngestSummary = self
-            .store
-            .run(move |c| {
-                let feed = config
-                    .feed(&feed_name)
-                    .ok_or_else(|| anyhow::anyhow!("feed `{feed_name}` left the config"))?;
-                ingest::complete_poll(c, feed, &config.topics, &items, &record)
-            })
-            .await?;
-
-        let (status, error) = match &attempt.result {
-            PollResult::Fetched { .. } => ("ok", None),
-            PollResult::NotModified => ("not_modified", None),
-            PollResult::Gone => ("gone", Some("410 Gone: polling stopped".to_string())),
-            PollResult::Failed { error } => ("error", Some(error.clone())),
-        };
-        if let (Some(to), None) = (&attempt.moved_to, &error) {
-            tracing::warn!(feed = %feed.name, from = %url, to = %to, "feed moved permanently; polling the new address from now on");
-        }
-        match &error {
-            None => {
-                tracing::info!(feed = %feed.name, status, new = summary.new_items, updated = summary.updated_items,
-                alerts = summary.alerts_created, next_poll = %next_poll.to_rfc3339(), "polled")
-            }
-            Some(err) if status == "gone" => {
-                tracing::warn!(feed = %feed.name, error = %err, "feed is gone; `feedwatch feeds reset` resumes it")
-            }
-            Some(err) => {
-                tracing::warn!(feed = %feed.name, status, error = %err, consecutive_errors,
-                next_poll = %next_poll.to_rfc3339(), "poll failed")
-            }
-        }
-        Ok(FeedReport {
-            name: feed.name.clone(),
-            status: status.into(),
-            http_status: attempt.http_status,
-            new_items: summary.new_items,
-            error,
-            alerts_created: summary.alerts_created,
-            hold_until: None,
-        })
-    }
-
-    /// Fetch and parse: everything a poll does before it writes.
-    async fn attempt(
-        &self,
-        feed: &FeedConfig,
-        url: &Url,
-        row: &FeedRow,
-    ) -> anyhow::Result<Attempt> {
-        let resp = match self.fetcher.fetch(url, &row.validators).await {
+    /// Fetch and run the CPU stage: everything a poll does before it writes.
+    async fn attempt(&self, feed: &FeedConfig, url: &Url, state: &FeedState) -> Attempt {
+        let resp = match self.fetcher.fetch(url, &state.validators).await {
             Ok(resp) => resp,
-            Err(e) => {
-                return Ok(Attempt {
-                    result: PollResult::Failed {
-                        error: e.to_string(),
-                    },
-                    http_status: e.http_status(),
-                    moved_to: None,
-                    items: Vec::new(),
-                    not_before: e.retry_after(),
-                });
-            }
+            Err(e) => return Attempt::failed(e.to_string(), e.http_status(), e.retry_after()),
         };
-        let base = resp.moved_to.clone().unwrap_or_else(|| url.clone());
+        let moved_to = resp.moved_to.as_ref().map(Url::to_string);
         let (result, items) = match resp.outcome {
             Outcome::NotModified => (PollResult::NotModified, Vec::new()),
             Outcome::Gone => (PollResult::Gone, Vec::new()),
@@ -219,43 +212,155 @@ impl Poller {
                 content_type,
                 validators,
             } => {
-                let parsed = tokio::task::spawn_blocking(move || {
-                    parse_feed(&body, content_type.as_deref(), &base)
-                })
-                .await?;
-                match parsed {
-                    Ok(doc) => {
-                        let (items, key_mode) = new_items(feed, row.key_mode, doc.items);
-                        (
-                            PollResult::Fetched {
-                                validators,
-                                title: doc.title,
-                                key_mode,
-                            },
-                            items,
-                        )
-                    }
-                    // Validators are not kept: the next poll must fetch the body again.
-                    Err(e) => (
-                        PollResult::Failed {
-                            error: e.to_string(),
+                let base = resp.moved_to.clone().unwrap_or_else(|| url.clone());
+                match self.process(feed, state, body, content_type, base).await {
+                    Ok(p) => (
+                        PollResult::Fetched {
+                            validators,
+                            title: p.title,
+                            key_mode: p.key_mode,
                         },
-                        Vec::new(),
+                        p.items,
                     ),
+                    // Validators are not kept: the next poll must fetch the body again.
+                    Err(error) => (PollResult::Failed { error }, Vec::new()),
                 }
             }
         };
-        Ok(Attempt {
+        Attempt {
             result,
             http_status: Some(resp.status),
-            moved_to: resp.moved_to.as_ref().map(Url::to_string),
+            moved_to,
             items,
             not_before: None,
-        })
+        }
+    }
+
+    /// The CPU stage for one body, on the CPU pool. `Err` is the feed's error message.
+    async fn process(
+        &self,
+        feed: &FeedConfig,
+        state: &FeedState,
+        body: Vec<u8>,
+        content_type: Option<String>,
+        base: Url,
+    ) -> Result<Prepared, String> {
+        let (config, store) = (Arc::clone(&self.config), Arc::clone(&self.store));
+        let (feed, feed_id, key_mode) = (feed.clone(), state.id, state.key_mode);
+        let job = move || -> Result<Prepared, String> {
+            let doc =
+                parse_feed(&body, content_type.as_deref(), &base).map_err(|e| e.to_string())?;
+            drop(body);
+            prepare(doc, &config, &feed, key_mode, |keys| {
+                store.read(|c| known_raw_hashes(c, feed_id, keys.iter()))
+            })
+            .map_err(|e| format!("{e:#}"))
+        };
+        match self.cpu.run(job).await {
+            Ok(r) => r,
+            Err(p) => Err(format!(
+                "internal error while reading this feed (please report it): {}",
+                p.0
+            )),
+        }
+    }
+
+    /// Poll every feed of `feeds` now, within the configured limits, and report in their order.
+    pub async fn sweep(
+        &self,
+        feeds: Vec<(FeedConfig, FeedState)>,
+    ) -> Vec<(FeedReport, Option<FeedState>)> {
+        let d = &self.config.daemon;
+        let mut admission = Admission::new(d.concurrency, d.per_host);
+        for (i, (feed, state)) in feeds.iter().enumerate() {
+            admission.push(&host_of(&state.url, feed), i);
+        }
+        let mut slots: Vec<Option<(FeedReport, Option<FeedState>)>> =
+            feeds.iter().map(|_| None).collect();
+        let feeds = Arc::new(feeds);
+        let mut tasks: JoinSet<(usize, String, PollDone)> = JoinSet::new();
+        loop {
+            while let Some((host, i)) = admission.pop() {
+                let (poller, feeds) = (self.clone(), Arc::clone(&feeds));
+                tasks.spawn(async move {
+                    let (feed, state) = &feeds[i];
+                    (i, host, poller.poll_guarded(feed, state).await)
+                });
+            }
+            let Some(done) = tasks.join_next().await else {
+                break;
+            };
+            match done {
+                Ok((i, host, done)) => {
+                    admission.finish(&host);
+                    slots[i] = Some((done.report, done.state));
+                }
+                // Only cancellation ends a guarded poll task early.
+                Err(e) => tracing::error!(error = %e, "poll task failed"),
+            }
+        }
+        slots
+            .into_iter()
+            .zip(feeds.iter())
+            .map(|(s, (f, _))| {
+                s.unwrap_or_else(|| {
+                    (
+                        FeedReport::skipped(&f.name, "internal error: the poll task failed".into()),
+                        None,
+                    )
+                })
+            })
+            .collect()
     }
 }
 
-/// What one fetch and parse came to, before it is recorded.
+/// The host a feed's polls count against.
+pub fn host_of(url: &str, feed: &FeedConfig) -> String {
+    Url::parse(url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string))
+        .or_else(|| feed.url.host_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+fn report(
+    feed: &FeedConfig,
+    record: &PollRecord,
+    url: &Url,
+    summary: &IngestSummary,
+    state: &FeedState,
+) -> FeedReport {
+    let (status, error) = match &record.result {
+        PollResult::Fetched { .. } => ("ok", None),
+        PollResult::NotModified => ("not_modified", None),
+        PollResult::Gone => ("gone", Some("410 Gone: polling stopped".to_string())),
+        PollResult::Failed { error } => ("error", Some(error.clone())),
+    };
+    if let (Some(to), None) = (&record.moved_to, &error) {
+        tracing::warn!(feed = %feed.name, from = %url, to = %to, "feed moved permanently; polling the new address from now on");
+    }
+    let next_poll = record.next_poll.to_rfc3339();
+    match &error {
+        None => tracing::info!(feed = %feed.name, status, new = summary.new_items,
+            updated = summary.updated_items, alerts = summary.alerts_created, %next_poll, "polled"),
+        Some(err) if status == "gone" => {
+            tracing::warn!(feed = %feed.name, error = %err, "feed is gone; `feedwatch feeds reset` resumes it")
+        }
+        Some(err) => tracing::warn!(feed = %feed.name, status, error = %err,
+            consecutive_errors = state.consecutive_errors, %next_poll, "poll failed"),
+    }
+    FeedReport {
+        name: feed.name.clone(),
+        status: status.into(),
+        http_status: record.http_status,
+        new_items: summary.new_items,
+        updated_items: summary.updated_items,
+        error,
+        alerts_created: summary.alerts_created,
+    }
+}
+
+/// What one fetch and CPU stage came to, before it is recorded.
 struct Attempt {
     result: PollResult,
     http_status: Option<u16>,
@@ -265,88 +370,14 @@ struct Attempt {
     not_before: Option<DateTime<Utc>>,
 }
 
-/// Parsed entries → items with identity keys, canonical URLs and content hashes.
-pub fn new_items(
-    feed: &FeedConfig,
-    known: Option<KeyMode>,
-    parsed: Vec<ParsedItem>,
-) -> (Vec<NewItem>, Option<KeyMode>) {
-    let published: Vec<Option<String>> = parsed
-        .iter()
-        .map(|p| p.published.map(|t| t.to_rfc3339()))
-        .collect();
-    let inputs: Vec<IdentityInput<'_>> = parsed
-        .iter()
-        .zip(&published)
-        .map(|(p, date)| IdentityInput {
-            guid: p.guid.as_deref(),
-            link: p.link.as_deref(),
-            title: &p.title,
-            published: date.as_deref(),
-            text: if p.content.is_empty() {
-                &p.summary
-            } else {
-                &p.content
-            },
-        })
-        .collect();
-    let (keys, mode) = item_keys(feed.dedup, known, &inputs);
-    let items = parsed
-        .into_iter()
-        .zip(keys)
-        .map(|(p, id)| NewItem {
-            content_hash: content_hash(
-                &p.title,
-                p.link.as_deref().unwrap_or(""),
-                &p.summary,
-                &p.content,
-            ),
-            canonical_url: p.link.as_deref().and_then(canonical_url),
-            key: id.key,
-            alias: id.alias,
-            guid: p.guid,
-            title: p.title,
-            url: p.link,
-            author: p.author,
-            summary: p.summary,
-            content: p.content,
-            categories: p.categories,
-            published: p.published,
-        })
-        .collect();
-    (items, mode)
-}
-
-/// Polls in flight: at most `concurrency` in all and `per_host` against any one host.
-pub struct Limits {
-    global: Arc<Semaphore>,
-    per_host: usize,
-    hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
-}
-
-impl Limits {
-    pub fn new(concurrency: usize, per_host: usize) -> Self {
+impl Attempt {
+    fn failed(error: String, http_status: Option<u16>, not_before: Option<DateTime<Utc>>) -> Self {
         Self {
-            global: Arc::new(Semaphore::new(concurrency)),
-            per_host,
-            hosts: Mutex::new(HashMap::new()),
+            result: PollResult::Failed { error },
+            http_status,
+            moved_to: None,
+            items: Vec::new(),
+            not_before,
         }
-    }
-
-    pub async fn acquire(
-        &self,
-        host: &str,
-    ) -> (Option<OwnedSemaphorePermit>, Option<OwnedSemaphorePermit>) {
-        let host_sem = match self.hosts.lock() {
-            Ok(mut m) => Arc::clone(
-                m.entry(host.to_ascii_lowercase())
-                    .or_insert_with(|| Arc::new(Semaphore::new(self.per_host))),
-            ),
-            Err(_) => Arc::new(Semaphore::new(self.per_host)),
-        };
-        // Take the host's permit first, so a slow host does not hold global slots while waiting.
-        let h = host_sem.acquire_owned().await.ok();
-        let g = Arc::clone(&self.global).acquire_owned().await.ok();
-        (g, h)
     }
 }

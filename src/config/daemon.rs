@@ -41,6 +41,8 @@ pub(super) fn validate(
     );
     let retention = duration(d.retention.as_deref(), "retention", 90 * 86400, problems);
     let alert_backoff = duration(d.alert_backoff.as_deref(), "alert_backoff", 30, problems);
+    let busy_timeout = duration(d.busy_timeout.as_deref(), "busy_timeout", 10, problems);
+    let give_up_after = duration(d.give_up_after.as_deref(), "give_up_after", 300, problems);
     let max_body = max_body(d.max_body.as_deref(), problems);
     let database = d
         .database
@@ -62,6 +64,8 @@ pub(super) fn validate(
         notify_errors: d.notify_errors.clone().unwrap_or_default(),
         alert_backoff,
         alert_attempts: d.alert_attempts.unwrap_or(10),
+        store: crate::store::StoreOptions { busy_timeout },
+        give_up_after,
     })
 }
 

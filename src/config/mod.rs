@@ -80,6 +80,11 @@ pub struct DaemonConfig {
     pub alert_backoff: Duration,
     /// Delivery attempts before an alert is `failed`.
     pub alert_attempts: u32,
+    /// Database connection settings (`busy_timeout`: how long a write waits for another
+    /// process's lock).
+    pub store: crate::store::StoreOptions,
+    /// How long the database may refuse every write before the daemon exits (to be restarted).
+    pub give_up_after: Duration,
 }
 
 #[derive(Debug, Clone)]

@@ -53,6 +53,8 @@ pub(super) struct RawDaemon {
     pub notify_errors: Option<Vec<String>>,
     pub alert_backoff: Option<String>,
     pub alert_attempts: Option<u32>,
+    pub busy_timeout: Option<String>,
+    pub give_up_after: Option<String>,
 }
 
 #[derive(Deserialize)]

@@ -17,7 +17,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, NotifierKind};
-use crate::store::{AlertContext, Store, outbox};
+use crate::store::{AlertContext, Store, WriteOp, outbox};
 
 /// What one delivery attempt came to.
 #[derive(Debug, Clone, PartialEq)]
@@ -95,8 +95,8 @@ pub struct Dispatcher {
 }
 
 const BATCH: usize = 100;
-/// Longest idle wait: alerts requeued by `feedwatch alerts retry` go out within this.
-pub const MAX_IDLE: Duration = Duration::from_secs(30);
+/// How soon delivery marks that could not be written are tried again.
+const UNRECORDED_RETRY: Duration = Duration::from_secs(5);
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(6 * 3600);
 
 impl Dispatcher {
@@ -128,7 +128,7 @@ impl Dispatcher {
             let now = Utc::now();
             let due = self
                 .store
-                .run(move |c| outbox::due_alerts(c, now, BATCH))
+                .read_async(move |c| outbox::due_alerts(c, now, BATCH))
                 .await?;
             let n = due.len();
             let mut queues: BTreeMap<String, Vec<AlertContext>> = BTreeMap::new();
@@ -186,15 +186,13 @@ impl Dispatcher {
         if pending.is_empty() {
             return Ok(());
         }
-        let to_write = pending.clone();
-        let result = self
-            .store
-            .run(move |c| {
-                to_write
-                    .iter()
-                    .try_for_each(|(id, at)| outbox::mark_sent(c, *id, *at))
-            })
-            .await;
+        let mut result = Ok(());
+        for (id, at) in &pending {
+            result = self.mark_sent(*id, *at).await;
+            if result.is_err() {
+                break;
+            }
+        }
         if result.is_err() {
             self.unrecorded
                 .lock()
@@ -232,7 +230,7 @@ impl Dispatcher {
         match outcome {
             Delivery::Sent => {
                 stats.sent += 1;
-                match self.store.run(move |c| outbox::mark_sent(c, id, now)).await {
+                match self.mark_sent(id, now).await {
                     Ok(()) => {
                         tracing::info!(alert = %alert.uid, topic = %alert.topic, notifier = %alert.notifier, attempts, "alert delivered");
                     }
@@ -255,45 +253,75 @@ impl Dispatcher {
                 tracing::warn!(alert = %alert.uid, notifier = %alert.notifier, attempts, %error, retry_at = %retry_at.to_rfc3339(), "alert delivery failed; will retry");
                 stats.retrying += 1;
                 self.store
-                    .run(move |c| outbox::mark_attempt_failed(c, id, &error, Some(retry_at)))
+                    .writer()
+                    .call(WriteOp::AlertFailed {
+                        id,
+                        error,
+                        retry_at: Some(retry_at),
+                    })
                     .await
+                    .map(drop)
             }
             Delivery::Retry { error, .. } | Delivery::Permanent { error } => {
                 tracing::error!(alert = %alert.uid, notifier = %alert.notifier, attempts, %error, "alert delivery failed for good (feedwatch alerts retry requeues it)");
                 stats.failed += 1;
                 self.store
-                    .run(move |c| outbox::mark_attempt_failed(c, id, &error, None))
+                    .writer()
+                    .call(WriteOp::AlertFailed {
+                        id,
+                        error,
+                        retry_at: None,
+                    })
                     .await
+                    .map(drop)
             }
         }
     }
 
-    /// Deliver until shutdown: wakes when an ingest queued alerts (`wake`), when a retry is
-    /// due, and at least every [`MAX_IDLE`] for alerts requeued by another process.
+    async fn mark_sent(&self, id: i64, at: DateTime<Utc>) -> anyhow::Result<()> {
+        self.store
+            .writer()
+            .call(WriteOp::AlertSent { id, at })
+            .await
+            .map(drop)
+    }
+
+    /// Deliver until shutdown. Sleeps until woken (`wake`: an ingest queued alerts, or another
+    /// process asked through the control socket) or until the next retry is due; an idle
+    /// daemon with nothing pending does not wake at all.
     pub async fn run(&self, wake: Arc<Notify>, shutdown: CancellationToken) {
         loop {
             if let Err(e) = self.deliver_due(&shutdown).await {
                 tracing::error!(error = %format!("{e:#}"), "alert dispatcher; trying again in 5 s");
                 tokio::select! {
                     _ = shutdown.cancelled() => return,
-                    _ = tokio::time::sleep(Duration::from_secs(5)) => continue,
+                    _ = tokio::time::sleep(UNRECORDED_RETRY) => continue,
                 }
             }
-            let next = match self.store.run(|c| outbox::next_due(c)).await {
+            let next = match self.store.read_async(outbox::next_due).await {
                 Ok(next) => next,
                 Err(e) => {
                     tracing::error!(error = %format!("{e:#}"), "alert dispatcher: reading the outbox");
-                    None
+                    Some(
+                        Utc::now()
+                            + chrono::Duration::from_std(UNRECORDED_RETRY).unwrap_or_default(),
+                    )
                 }
             };
-            let wait = next
-                .map(|t| (t - Utc::now()).to_std().unwrap_or(Duration::ZERO))
-                .unwrap_or(MAX_IDLE)
-                .clamp(Duration::from_millis(20), MAX_IDLE);
+            let mut wait = next.map(|t| (t - Utc::now()).to_std().unwrap_or(Duration::ZERO));
+            if !self.unrecorded_is_empty() {
+                wait = Some(wait.map_or(UNRECORDED_RETRY, |w| w.min(UNRECORDED_RETRY)));
+            }
+            let sleep = async {
+                match wait {
+                    Some(w) => tokio::time::sleep(w.max(Duration::from_millis(20))).await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 _ = wake.notified() => {}
-                _ = tokio::time::sleep(wait) => {}
+                _ = sleep => {}
             }
         }
     }

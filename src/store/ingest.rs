@@ -1,18 +1,20 @@
-//! The end of a poll, in one transaction: feed state, new and edited items, stories, topic
-//! matches and outbox rows. Because the outbox row commits with its item, a crash can lose
-//! neither; and a poll that fails half-way writes nothing but its error.
+//! The end of a poll, inside the writer's transaction: feed state, new and edited items,
+//! stories, topic matches and outbox rows. Because the outbox row commits with its item, a
+//! crash can lose neither; and a poll that fails half-way writes nothing but its error.
+//!
+//! Everything here was decided before the message reached the writer (keys, text, hashes,
+//! topic matches, alert ids): this code only looks up what it must and binds.
 
-use anyhow::Context;
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::fmt_time;
-use crate::config::{FeedConfig, TopicConfig};
-use crate::fetch::Validators;
-use crate::identity::{KeyMode, alert_uid};
-use crate::topics::{Document, ItemText};
+use crate::failpoint;
+use crate::feed_state::FeedState;
 
-/// An item ready to store: normalized text plus its identity.
+/// An item ready to store: normalized text, identity, and the topics it matches.
 #[derive(Debug, Clone)]
 pub struct NewItem {
     pub key: String,
@@ -27,35 +29,31 @@ pub struct NewItem {
     pub content: String,
     pub categories: Vec<String>,
     pub published: Option<DateTime<Utc>>,
+    /// What a reader sees (title, link, text): a change under the same key is an edit.
     pub content_hash: String,
+    /// Hash of the entry as the feed sent it: the same raw entry next time is skipped before
+    /// any text is extracted.
+    pub raw_hash: [u8; 16],
+    pub matches: Vec<ItemMatch>,
 }
 
+/// One topic an item matches, and the alerts that follow from it.
 #[derive(Debug, Clone)]
-pub enum PollResult {
-    /// A complete body was parsed; its validators may be kept.
-    Fetched {
-        validators: Validators,
-        title: Option<String>,
-        /// How the items were keyed: recorded for a feed that had no mode yet.
-        key_mode: Option<KeyMode>,
-    },
-    NotModified,
-    Gone,
-    Failed {
-        error: String,
-    },
+pub struct ItemMatch {
+    pub topic: Arc<str>,
+    /// JSON array of the matched terms.
+    pub terms: String,
+    /// (notifier, alert uid) for each notifier of the topic.
+    pub alerts: Vec<(Arc<str>, String)>,
 }
 
+/// Everything one poll decided, as the writer stores it.
 #[derive(Debug, Clone)]
-pub struct PollRecord {
-    pub now: DateTime<Utc>,
-    pub http_status: Option<u16>,
-    pub result: PollResult,
-    /// A permanent redirect's target: the feed's address from now on.
-    pub moved_to: Option<String>,
-    /// The server's Retry-After, if it sent one with an error.
-    pub retry_after: Option<DateTime<Utc>>,
-    pub next_poll: DateTime<Utc>,
+pub struct PollOutcome {
+    /// The feed's state after the poll (see `FeedState::after_poll`).
+    pub state: FeedState,
+    /// New and edited items (known unchanged ones are left out before they get here).
+    pub items: Vec<NewItem>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -65,166 +63,151 @@ pub struct IngestSummary {
     pub alerts_created: usize,
 }
 
-/// Record the poll of `feed` and store `items` (empty unless the body was fetched).
-pub fn complete_poll(
-    conn: &mut rusqlite::Connection,
-    feed: &FeedConfig,
-    topics: &[TopicConfig],
-    items: &[NewItem],
-    rec: &PollRecord,
-) -> anyhow::Result<IngestSummary> {
-    // IMMEDIATE: take the write lock first (waiting on the busy timeout). A deferred
-    // transaction that reads and then writes fails at once if another process wrote meanwhile.
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let feed_id: i64 = tx
-        .query_row("SELECT id FROM feeds WHERE name = ?1", [&feed.name], |r| {
-            r.get(0)
-        })
-        .with_context(|| format!("feed `{}` is not in the database", feed.name))?;
-    update_feed(&tx, feed_id, rec)?;
-    let mut summary = IngestSummary::default();
-    let applicable: Vec<&TopicConfig> = topics.iter().filter(|t| t.applies_to(feed)).collect();
-    for item in items {
-        store_item(&tx, feed_id, feed, &applicable, item, rec.now, &mut summary)?;
+/// Record one poll: its feed's state and its items.
+pub fn complete_poll(conn: &Connection, outcome: &PollOutcome) -> anyhow::Result<IngestSummary> {
+    if failpoint::active_for("writer-panic", &outcome.state.name) {
+        panic!("failpoint writer-panic for feed {}", outcome.state.name);
     }
-    tx.commit()?;
+    write_feed_state(conn, &outcome.state)?;
+    let now = fmt_time(outcome.state.last_poll.unwrap_or_else(Utc::now));
+    let mut summary = IngestSummary::default();
+    for item in &outcome.items {
+        store_item(conn, outcome.state.id, item, &now, &mut summary)?;
+    }
     Ok(summary)
 }
 
-fn update_feed(tx: &Transaction<'_>, feed_id: i64, rec: &PollRecord) -> anyhow::Result<()> {
-    let now = fmt_time(rec.now);
-    let next = fmt_time(rec.next_poll);
-    // Move only when the new address served a feed: retired feeds often 301 to a homepage.
-    let served_feed = matches!(
-        rec.result,
-        PollResult::Fetched { .. } | PollResult::NotModified
-    );
-    if let Some(url) = rec.moved_to.as_ref().filter(|_| served_feed) {
-        // Validators belong to the old address.
-        tx.execute(
-            "UPDATE feeds SET url = ?2, etag = NULL, last_modified = NULL WHERE id = ?1",
-            params![feed_id, url],
-        )?;
+/// Persist the whole state the poller computed: the rules live in `FeedState`, not in SQL.
+pub fn write_feed_state(conn: &Connection, s: &FeedState) -> anyhow::Result<()> {
+    let n = conn
+        .prepare_cached(
+            "UPDATE feeds SET url = ?2, state = ?3, title = ?4, etag = ?5, last_modified = ?6,
+             http_status = ?7, last_poll = ?8, last_ok = ?9, error = ?10, consecutive_errors = ?11,
+             next_poll = ?12, retry_after = ?13, key_mode = ?14 WHERE id = ?1",
+        )?
+        .execute(params![
+            s.id,
+            s.url,
+            s.status.as_str(),
+            s.title,
+            s.validators.etag,
+            s.validators.last_modified,
+            s.http_status,
+            s.last_poll.map(fmt_time),
+            s.last_ok.map(fmt_time),
+            s.error,
+            s.consecutive_errors,
+            s.next_poll.map(fmt_time),
+            s.retry_after.map(fmt_time),
+            s.key_mode.map(|k| k.as_str()),
+        ])?;
+    anyhow::ensure!(n == 1, "feed `{}` is not in the database", s.name);
+    Ok(())
+}
+
+/// The stored row an item is, if any: by key, or by its alias when the links agree.
+fn existing(
+    conn: &Connection,
+    feed_id: i64,
+    item: &NewItem,
+) -> anyhow::Result<Option<(i64, String)>> {
+    let found = conn
+        .prepare_cached("SELECT id, content_hash FROM items WHERE feed_id = ?1 AND key = ?2")?
+        .query_row(params![feed_id, item.key], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    if let (None, Some(alias), Some(url)) = (&found, &item.alias, &item.canonical_url) {
+        // Stored earlier under a property this document shares between items: the same item
+        // only if the link agrees too.
+        return Ok(conn
+            .prepare_cached(
+                "SELECT id, content_hash FROM items WHERE feed_id = ?1 AND key = ?2 AND canonical_url = ?3",
+            )?
+            .query_row(params![feed_id, alias, url], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?);
     }
-    match &rec.result {
-        PollResult::Fetched {
-            validators,
-            title,
-            key_mode,
-        } => {
-            tx.execute(
-                "UPDATE feeds SET state = 'ok', etag = ?2, last_modified = ?3, title = COALESCE(?4, title),
-                 http_status = ?5, last_poll = ?6, last_ok = ?6, error = NULL, consecutive_errors = 0,
-                 next_poll = ?7, key_mode = COALESCE(key_mode, ?8), retry_after = NULL WHERE id = ?1",
-                params![
-                    feed_id,
-                    validators.etag,
-                    validators.last_modified,
-                    title,
-                    rec.http_status,
-                    now,
-                    next,
-                    key_mode.map(KeyMode::as_str)
-                ],
-            )?;
+    Ok(found)
+}
+
+fn store_item(
+    conn: &Connection,
+    feed_id: i64,
+    item: &NewItem,
+    now: &str,
+    summary: &mut IngestSummary,
+) -> anyhow::Result<()> {
+    let raw_hash = &item.raw_hash[..];
+    match existing(conn, feed_id, item)? {
+        // The same text in a new wrapping (markup, whitespace): remember the new raw form so
+        // the next poll skips it early.
+        Some((id, hash)) if hash == item.content_hash => {
+            conn.prepare_cached("UPDATE items SET raw_hash = ?2 WHERE id = ?1")?
+                .execute(params![id, raw_hash])?;
         }
-        PollResult::NotModified => {
-            tx.execute(
-                "UPDATE feeds SET state = 'ok', http_status = ?2, last_poll = ?3, last_ok = ?3, error = NULL,
-                 consecutive_errors = 0, next_poll = ?4, retry_after = NULL WHERE id = ?1",
-                params![feed_id, rec.http_status, now, next],
-            )?;
+        Some((id, _)) => {
+            // An edit: keep the row, its story and its alerts; no new alert.
+            let categories = serde_json::to_string(&item.categories)?;
+            conn.prepare_cached(
+                "UPDATE items SET guid = ?2, title = ?3, url = ?4, canonical_url = ?5, author = ?6,
+                 summary = ?7, content = ?8, categories = ?9, published = COALESCE(?10, published),
+                 updated = ?11, content_hash = ?12, raw_hash = ?13 WHERE id = ?1",
+            )?
+            .execute(params![
+                id,
+                item.guid,
+                item.title,
+                item.url,
+                item.canonical_url,
+                item.author,
+                item.summary,
+                item.content,
+                categories,
+                item.published.map(fmt_time),
+                now,
+                item.content_hash,
+                raw_hash
+            ])?;
+            summary.updated_items += 1;
         }
-        PollResult::Gone => {
-            tx.execute(
-                "UPDATE feeds SET state = 'gone', http_status = ?2, last_poll = ?3,
-                 error = 'the server answered 410 Gone: polling stopped (feedwatch feeds reset NAME to resume)',
-                 next_poll = NULL WHERE id = ?1",
-                params![feed_id, rec.http_status, now],
-            )?;
-        }
-        PollResult::Failed { error } => {
-            tx.execute(
-                "UPDATE feeds SET state = 'failing', http_status = ?2, last_poll = ?3, error = ?4,
-                 consecutive_errors = consecutive_errors + 1, next_poll = ?5, retry_after = ?6 WHERE id = ?1",
-                params![feed_id, rec.http_status, now, error, next, rec.retry_after.map(fmt_time)],
-            )?;
+        None => {
+            let story_id = story_for(conn, item, now)?;
+            let categories = serde_json::to_string(&item.categories)?;
+            // An item without a (readable) date is dated when first seen.
+            let published = item.published.map(fmt_time);
+            conn.prepare_cached(
+                "INSERT INTO items (feed_id, key, guid, title, url, canonical_url, author, summary,
+                 content, categories, published, first_seen, content_hash, story_id, raw_hash)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+            )?
+            .execute(params![
+                feed_id,
+                item.key,
+                item.guid,
+                item.title,
+                item.url,
+                item.canonical_url,
+                item.author,
+                item.summary,
+                item.content,
+                categories,
+                published.as_deref().unwrap_or(now),
+                now,
+                item.content_hash,
+                story_id,
+                raw_hash
+            ])?;
+            let item_id = conn.last_insert_rowid();
+            summary.new_items += 1;
+            summary.alerts_created += record_matches(conn, item, item_id, story_id, now)?;
         }
     }
     Ok(())
 }
 
-fn store_item(
-    tx: &Transaction<'_>,
-    feed_id: i64,
-    feed: &FeedConfig,
-    topics: &[&TopicConfig],
-    item: &NewItem,
-    now: DateTime<Utc>,
-    summary: &mut IngestSummary,
-) -> anyhow::Result<()> {
-    let mut existing: Option<(i64, String)> = tx
-        .prepare_cached("SELECT id, content_hash FROM items WHERE feed_id = ?1 AND key = ?2")?
-        .query_row(params![feed_id, item.key], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?;
-    if let (None, Some(alias), Some(url)) = (&existing, &item.alias, &item.canonical_url) {
-        // Stored earlier under a property this document shares between items: the same item
-        // only if the link agrees too.
-        existing = tx
-            .prepare_cached("SELECT id, content_hash FROM items WHERE feed_id = ?1 AND key = ?2 AND canonical_url = ?3")?
-            .query_row(params![feed_id, alias, url], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()?;
-    }
-    // Seen again unchanged, the common case of every poll: nothing to prepare or write.
-    if existing
-        .as_ref()
-        .is_some_and(|(_, hash)| *hash == item.content_hash)
-    {
-        return Ok(());
-    }
-    let categories = serde_json::to_string(&item.categories)?;
-    let published = item.published.map(fmt_time);
-    let now_s = fmt_time(now);
-    match existing {
-        Some((id, _)) => {
-            // An edit: keep the row, its story and its alerts; no new alert.
-            tx.prepare_cached("UPDATE items SET guid = ?2, title = ?3, url = ?4, canonical_url = ?5, author = ?6, summary = ?7,
-                 content = ?8, categories = ?9, published = COALESCE(?10, published), updated = ?11, content_hash = ?12
-                 WHERE id = ?1")?.execute(
-                params![
-                    id, item.guid, item.title, item.url, item.canonical_url, item.author, item.summary,
-                    item.content, categories, published, now_s, item.content_hash
-                ],
-            )?;
-            summary.updated_items += 1;
-            Ok(())
-        }
-        None => {
-            let story_id = story_for(tx, item, &now_s)?;
-            tx.prepare_cached("INSERT INTO items (feed_id, key, guid, title, url, canonical_url, author, summary, content,
-                 categories, published, first_seen, content_hash, story_id)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)")?.execute(
-                params![
-                    feed_id, item.key, item.guid, item.title, item.url, item.canonical_url, item.author,
-                    // An item without a (readable) date is dated when first seen.
-                    item.summary, item.content, categories, published.as_deref().unwrap_or(&now_s), now_s,
-                    item.content_hash, story_id
-                ],
-            )?;
-            let item_id = tx.last_insert_rowid();
-            summary.new_items += 1;
-            summary.alerts_created +=
-                match_topics(tx, feed, topics, item, item_id, story_id, &now_s)?;
-            Ok(())
-        }
-    }
-}
-
 /// The story a new item belongs to: the story of an earlier item with the same canonical URL
-/// (in any feed), else a new one. Near-duplicate text joins stories in a later stage.
-fn story_for(tx: &Transaction<'_>, item: &NewItem, now: &str) -> anyhow::Result<i64> {
+/// (in any feed), else a new one.
+fn story_for(conn: &Connection, item: &NewItem, now: &str) -> anyhow::Result<i64> {
     if let Some(url) = &item.canonical_url {
-        let found: Option<i64> = tx
+        let found: Option<i64> = conn
             .prepare_cached(
                 "SELECT story_id FROM items WHERE canonical_url = ?1 ORDER BY id LIMIT 1",
             )?
@@ -234,49 +217,33 @@ fn story_for(tx: &Transaction<'_>, item: &NewItem, now: &str) -> anyhow::Result<
             return Ok(id);
         }
     }
-    tx.prepare_cached("INSERT INTO stories (title, first_seen) VALUES (?1, ?2)")?
+    conn.prepare_cached("INSERT INTO stories (title, first_seen) VALUES (?1, ?2)")?
         .execute(params![item.title, now])?;
-    Ok(tx.last_insert_rowid())
+    Ok(conn.last_insert_rowid())
 }
 
 /// Record which topics the item matches and queue one alert per (story, topic, notifier);
 /// the unique constraint makes a story that already alerted a no-op.
-fn match_topics(
-    tx: &Transaction<'_>,
-    feed: &FeedConfig,
-    topics: &[&TopicConfig],
+fn record_matches(
+    conn: &Connection,
     item: &NewItem,
     item_id: i64,
     story_id: i64,
     now: &str,
 ) -> anyhow::Result<usize> {
-    if topics.is_empty() {
-        return Ok(0);
-    }
-    let doc = Document::new(&ItemText {
-        title: &item.title,
-        summary: &item.summary,
-        content: &item.content,
-        author: item.author.as_deref().unwrap_or(""),
-        categories: &item.categories,
-        feed: &feed.name,
-        url: item.url.as_deref().unwrap_or(""),
-    });
     let mut created = 0;
-    for topic in topics {
-        let Some(terms) = topic.query.matches(&doc) else {
-            continue;
-        };
-        let terms = serde_json::to_string(&terms)?;
-        tx.prepare_cached(
+    for m in &item.matches {
+        conn.prepare_cached(
             "INSERT OR IGNORE INTO item_topics (item_id, topic, matched_terms) VALUES (?1, ?2, ?3)",
         )?
-        .execute(params![item_id, topic.name, terms])?;
-        for notifier in &topic.notify {
-            created += tx.prepare_cached("INSERT OR IGNORE INTO alerts (uid, story_id, item_id, topic, notifier, matched_terms, created, next_attempt)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)")?.execute(
-                params![alert_uid(&item.key, &feed.name, &topic.name, notifier), story_id, item_id, topic.name, notifier, terms, now],
-            )?;
+        .execute(params![item_id, &*m.topic, m.terms])?;
+        for (notifier, uid) in &m.alerts {
+            created += conn
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO alerts (uid, story_id, item_id, topic, notifier, matched_terms, created, next_attempt)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+                )?
+                .execute(params![uid, story_id, item_id, &*m.topic, &**notifier, m.terms, now])?;
         }
     }
     Ok(created)

@@ -1,101 +1,143 @@
 //! Reads for the CLI and the scheduler, and small feed-state writes outside a poll.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 use super::{fmt_time, parse_time};
 use crate::config::Config;
+use crate::feed_state::{FeedState, Status};
 use crate::fetch::Validators;
 use crate::identity::KeyMode;
 use crate::schedule;
+
+/// One configured feed, as [`sync_feeds`] records it.
+#[derive(Debug, Clone)]
+pub struct FeedSync {
+    pub name: String,
+    pub url: String,
+    /// "cron|zone": a change moves the next poll to the new schedule's next tick.
+    pub schedule: String,
+    pub next_tick: DateTime<Utc>,
+}
+
+impl FeedSync {
+    /// Every feed of `config`, with its next tick after `now`.
+    pub fn from_config(config: &Config, now: DateTime<Utc>) -> Vec<FeedSync> {
+        config
+            .feeds
+            .iter()
+            .map(|f| {
+                let cron = config.schedule_of(f);
+                let tz = config.daemon.timezone;
+                FeedSync {
+                    name: f.name.clone(),
+                    url: f.url.to_string(),
+                    schedule: format!("{}|{}", cron.source(), tz.name()),
+                    next_tick: schedule::next_poll(
+                        cron,
+                        tz,
+                        &f.name,
+                        now,
+                        schedule::LastPoll::default(),
+                    ),
+                }
+            })
+            .collect()
+    }
+}
 
 /// Make the feeds table follow the config. New feeds are added (due at once). A feed whose
 /// configured URL changed starts over at the new URL, state and backoff cleared (a permanent
 /// redirect only moves the URL *in use*). A feed whose schedule or zone changed is due no later
 /// than the new schedule's next tick.
-pub fn sync_feeds(
-    conn: &mut Connection,
-    config: &Config,
-    now: DateTime<Utc>,
-) -> anyhow::Result<()> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    {
-        let mut stmt = tx.prepare(
-            "INSERT INTO feeds (name, config_url, url, schedule) VALUES (?1, ?2, ?2, ?3)
-             ON CONFLICT (name) DO UPDATE SET
-               url = CASE WHEN feeds.config_url = excluded.config_url THEN feeds.url ELSE excluded.config_url END,
-               etag = CASE WHEN feeds.config_url = excluded.config_url THEN feeds.etag END,
-               last_modified = CASE WHEN feeds.config_url = excluded.config_url THEN feeds.last_modified END,
-               state = CASE WHEN feeds.config_url = excluded.config_url THEN feeds.state ELSE 'new' END,
-               error = CASE WHEN feeds.config_url = excluded.config_url THEN feeds.error END,
-               consecutive_errors = CASE WHEN feeds.config_url = excluded.config_url THEN feeds.consecutive_errors ELSE 0 END,
-               key_mode = CASE WHEN feeds.config_url = excluded.config_url THEN feeds.key_mode END,
-               next_poll = CASE
-                 WHEN feeds.config_url != excluded.config_url THEN NULL
-                 WHEN feeds.schedule IS NOT excluded.schedule AND feeds.consecutive_errors = 0
-                      AND feeds.next_poll > ?4 THEN ?4
-                 ELSE feeds.next_poll END,
-               schedule = excluded.schedule,
-               config_url = excluded.config_url",
-        )?;
-        for f in &config.feeds {
-            let cron = config.schedule_of(f);
-            let tz = config.daemon.timezone;
-            let key = format!("{}|{}", cron.source(), tz.name());
-            let tick = schedule::next_poll(cron, tz, &f.name, now, schedule::LastPoll::default());
-            stmt.execute(params![f.name, f.url.as_str(), key, fmt_time(tick)])?;
-        }
+pub fn sync_feeds(conn: &Connection, feeds: &[FeedSync]) -> anyhow::Result<()> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO feeds (name, config_url, url, schedule) VALUES (?1, ?2, ?2, ?3)
+         ON CONFLICT (name) DO UPDATE SET
+           url = CASE WHEN feeds.config_url = excluded.config_url THEN feeds.url ELSE excluded.config_url END,
+           etag = CASE WHEN feeds.config_url = excluded.config_url THEN feeds.etag END,
+           last_modified = CASE WHEN feeds.config_url = excluded.config_url THEN feeds.last_modified END,
+           state = CASE WHEN feeds.config_url = excluded.config_url THEN feeds.state ELSE 'new' END,
+           error = CASE WHEN feeds.config_url = excluded.config_url THEN feeds.error END,
+           consecutive_errors = CASE WHEN feeds.config_url = excluded.config_url THEN feeds.consecutive_errors ELSE 0 END,
+           key_mode = CASE WHEN feeds.config_url = excluded.config_url THEN feeds.key_mode END,
+           next_poll = CASE
+             WHEN feeds.config_url != excluded.config_url THEN NULL
+             WHEN feeds.schedule IS NOT excluded.schedule AND feeds.consecutive_errors = 0
+                  AND feeds.next_poll > ?4 THEN ?4
+             ELSE feeds.next_poll END,
+           schedule = excluded.schedule,
+           config_url = excluded.config_url",
+    )?;
+    for f in feeds {
+        stmt.execute(params![f.name, f.url, f.schedule, fmt_time(f.next_tick)])?;
     }
-    tx.commit()?;
     Ok(())
 }
 
-/// What a poll needs to know about a feed before it starts.
-#[derive(Debug, Clone)]
-pub struct FeedRow {
-    pub url: String,
-    pub state: String,
-    pub validators: Validators,
-    pub consecutive_errors: u32,
-    pub next_poll: Option<DateTime<Utc>>,
-    pub key_mode: Option<KeyMode>,
-    /// The server asked not to be polled before this.
-    pub retry_after: Option<DateTime<Utc>>,
+const STATE_COLUMNS: &str = "id, name, url, state, title, etag, last_modified, http_status,
+    last_poll, last_ok, error, consecutive_errors, next_poll, retry_after, key_mode";
+
+fn state_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FeedState> {
+    let time = |i: usize| -> rusqlite::Result<Option<DateTime<Utc>>> {
+        Ok(r.get::<_, Option<String>>(i)?
+            .as_deref()
+            .and_then(parse_time))
+    };
+    Ok(FeedState {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        url: r.get(2)?,
+        status: Status::parse(&r.get::<_, String>(3)?),
+        title: r.get(4)?,
+        validators: Validators {
+            etag: r.get(5)?,
+            last_modified: r.get(6)?,
+        },
+        http_status: r.get(7)?,
+        last_poll: time(8)?,
+        last_ok: time(9)?,
+        error: r.get(10)?,
+        consecutive_errors: r.get(11)?,
+        next_poll: time(12)?,
+        retry_after: time(13)?,
+        key_mode: r
+            .get::<_, Option<String>>(14)?
+            .as_deref()
+            .and_then(KeyMode::parse),
+    })
 }
 
-pub fn feed_row(conn: &Connection, name: &str) -> anyhow::Result<Option<FeedRow>> {
+/// Every stored feed's state: read once when the daemon starts.
+pub fn feed_states(conn: &Connection) -> anyhow::Result<Vec<FeedState>> {
+    let mut stmt = conn.prepare(&format!("SELECT {STATE_COLUMNS} FROM feeds"))?;
+    let rows = stmt.query_map([], state_from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub fn feed_state(conn: &Connection, name: &str) -> anyhow::Result<Option<FeedState>> {
     Ok(conn
-        .query_row(
-            "SELECT url, state, etag, last_modified, consecutive_errors, next_poll, key_mode, retry_after
-             FROM feeds WHERE name = ?1",
-            [name],
-            |r| {
-                Ok(FeedRow {
-                    url: r.get(0)?,
-                    state: r.get(1)?,
-                    validators: Validators { etag: r.get(2)?, last_modified: r.get(3)? },
-                    consecutive_errors: r.get(4)?,
-                    next_poll: r.get::<_, Option<String>>(5)?.as_deref().and_then(parse_time),
-                    key_mode: r.get::<_, Option<String>>(6)?.as_deref().and_then(KeyMode::parse),
-                    retry_after: r.get::<_, Option<String>>(7)?.as_deref().and_then(parse_time),
-                })
-            },
-        )
+        .prepare_cached(&format!(
+            "SELECT {STATE_COLUMNS} FROM feeds WHERE name = ?1"
+        ))?
+        .query_row([name], state_from_row)
         .optional()?)
 }
 
 /// Clear a gone or failing state so the feed is polled again at once, at its configured URL.
 pub fn reset_feed(conn: &Connection, name: &str) -> anyhow::Result<bool> {
-    Ok(conn.execute(
-        "UPDATE feeds SET state = CASE WHEN last_ok IS NULL THEN 'new' ELSE 'ok' END, error = NULL,
-         consecutive_errors = 0, next_poll = NULL,
-         etag = CASE WHEN url = config_url THEN etag END,
-         last_modified = CASE WHEN url = config_url THEN last_modified END,
-         url = config_url
-         WHERE name = ?1",
-        [name],
-    )? > 0)
+    let Some(mut state) = feed_state(conn, name)? else {
+        return Ok(false);
+    };
+    let config_url: String = conn.query_row(
+        "SELECT config_url FROM feeds WHERE id = ?1",
+        [state.id],
+        |r| r.get(0),
+    )?;
+    state.reset(&config_url);
+    super::ingest::write_feed_state(conn, &state)?;
+    Ok(true)
 }
 
 /// One row of `feeds --json`.
@@ -254,37 +296,6 @@ pub fn list_alerts(conn: &Connection, status: Option<&str>) -> anyhow::Result<Ve
             created: r.get(9)?,
             sent: r.get(10)?,
             matched_terms: serde_json::from_str(&r.get::<_, String>(12)?).unwrap_or_default(),
-        })
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
-}
-
-/// A stored feed as the scheduler sees it.
-#[derive(Debug, Clone)]
-pub struct ScheduleRow {
-    pub name: String,
-    pub state: String,
-    pub next_poll: Option<DateTime<Utc>>,
-}
-
-impl ScheduleRow {
-    /// The server answered 410: not polled until `feeds reset`.
-    pub fn is_gone(&self) -> bool {
-        self.state == "gone"
-    }
-}
-
-/// Every stored feed's state and next poll time, for the scheduler.
-pub fn schedule_rows(conn: &Connection) -> anyhow::Result<Vec<ScheduleRow>> {
-    let mut stmt = conn.prepare_cached("SELECT name, state, next_poll FROM feeds")?;
-    let rows = stmt.query_map([], |r| {
-        Ok(ScheduleRow {
-            name: r.get(0)?,
-            state: r.get(1)?,
-            next_poll: r
-                .get::<_, Option<String>>(2)?
-                .as_deref()
-                .and_then(parse_time),
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)

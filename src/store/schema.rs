@@ -75,6 +75,11 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX alerts_due ON alerts(status, next_attempt);
     "#,
+    // 2: the raw form of each item, so a poll recognises unchanged entries before extracting
+    // their text.
+    r#"
+    ALTER TABLE items ADD COLUMN raw_hash BLOB;
+    "#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> anyhow::Result<()> {

@@ -1,0 +1,247 @@
+//! The CPU stage: a fetched body becomes everything the writer stores — parsed entries,
+//! identity keys, plain text, hashes, topic matches and alert ids.
+//!
+//! It runs on a pool as large as the machine has cores ([`CpuPool`]), so parsing never starves
+//! the async fetchers and never grows threads without bound. Entries the feed sent unchanged
+//! (same key, same raw hash as stored) are dropped before their text is extracted: on a busy
+//! feed that is almost every entry of every poll. Only that lookup touches the database, over
+//! a read-only connection.
+
+use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use rusqlite::{Connection, OptionalExtension, params};
+use tokio::sync::Semaphore;
+
+use crate::config::{Config, FeedConfig};
+use crate::failpoint;
+use crate::identity::{KeyInput, KeyMode, alert_uid, canonical_url, content_hash, content_key};
+use crate::parse::{ParsedFeed, RawItem};
+use crate::store::{ItemMatch, NewItem};
+use crate::topics::{Document, ItemText};
+
+/// At most one CPU job per core at a time; the others wait for a permit (holding nothing but
+/// their fetched body, whose number the poll limits bound).
+#[derive(Clone)]
+pub struct CpuPool {
+    permits: Arc<Semaphore>,
+}
+
+/// A CPU job that panicked: a bug met on this input, reported as the feed's error.
+#[derive(Debug)]
+pub struct Panicked(pub String);
+
+impl CpuPool {
+    pub fn new(threads: usize) -> Self {
+        Self {
+            permits: Arc::new(Semaphore::new(threads.max(1))),
+        }
+    }
+
+    /// One job per core of this machine.
+    pub fn for_this_machine() -> Self {
+        Self::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
+    }
+
+    /// Run `f` on the blocking pool within the pool's limit. A panic inside `f` is caught and
+    /// returned: one feed must never take a worker, or the daemon, down.
+    pub async fn run<T, F>(&self, f: F) -> Result<T, Panicked>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> T + Send + 'static,
+    {
+        let _permit = Arc::clone(&self.permits)
+            .acquire_owned()
+            .await
+            .map_err(|_| Panicked("the CPU pool is closed".into()))?;
+        let joined = tokio::task::spawn_blocking(move || {
+            std::panic::catch_unwind(AssertUnwindSafe(f))
+                .map_err(|p| Panicked(crate::store::writer::panic_message(&p)))
+        })
+        .await;
+        match joined {
+            Ok(r) => r,
+            Err(e) => Err(Panicked(format!("CPU task failed: {e}"))),
+        }
+    }
+}
+
+/// What the CPU stage made of one document.
+#[derive(Debug, Default)]
+pub struct Prepared {
+    pub items: Vec<NewItem>,
+    pub title: Option<String>,
+    /// The key mode in effect (`None` for a document without items).
+    pub key_mode: Option<KeyMode>,
+    /// Entries recognised as stored and unchanged.
+    pub unchanged: usize,
+}
+
+/// The stored raw hash of each of `keys` in feed `feed_id` that has one.
+pub fn known_raw_hashes(
+    conn: &Connection,
+    feed_id: i64,
+    keys: impl Iterator<Item = impl AsRef<str>>,
+) -> anyhow::Result<HashMap<String, Vec<u8>>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT raw_hash FROM items WHERE feed_id = ?1 AND key = ?2 AND raw_hash IS NOT NULL",
+    )?;
+    let mut out = HashMap::new();
+    for key in keys {
+        let key = key.as_ref();
+        if let Some(h) = stmt
+            .query_row(params![feed_id, key], |r| r.get::<_, Vec<u8>>(0))
+            .optional()?
+        {
+            out.insert(key.to_string(), h);
+        }
+    }
+    Ok(out)
+}
+
+/// Everything about `doc` that the writer needs. `known` answers, for the keys of the
+/// document, the raw hashes stored for them.
+pub fn prepare(
+    doc: ParsedFeed,
+    config: &Config,
+    feed: &FeedConfig,
+    known_mode: Option<KeyMode>,
+    known: impl FnOnce(&[&str]) -> anyhow::Result<HashMap<String, Vec<u8>>>,
+) -> anyhow::Result<Prepared> {
+    if failpoint::active_for("cpu-panic", &feed.name) {
+        panic!("failpoint cpu-panic for feed {}", feed.name);
+    }
+    let links: Vec<Option<String>> = doc
+        .items
+        .iter()
+        .map(|i| i.link.as_deref().and_then(canonical_url))
+        .collect();
+    let inputs: Vec<KeyInput<'_>> = doc
+        .items
+        .iter()
+        .zip(&links)
+        .map(|(i, l)| KeyInput {
+            guid: i.guid.as_deref(),
+            canonical_link: l.as_deref(),
+        })
+        .collect();
+    let (plans, key_mode) = crate::identity::plan_keys(feed.dedup, known_mode, &inputs);
+    let planned: Vec<&str> = plans.iter().filter_map(|p| p.key.as_deref()).collect();
+    let stored = known(&planned)?;
+
+    let applicable: Vec<&crate::config::TopicConfig> = config
+        .topics
+        .iter()
+        .filter(|t| t.applies_to(feed))
+        .collect();
+    let mut out = Prepared {
+        title: doc.title,
+        key_mode,
+        ..Default::default()
+    };
+    for ((raw, plan), link) in doc.items.into_iter().zip(plans).zip(links) {
+        let raw_hash = raw.raw_hash();
+        if plan
+            .key
+            .as_ref()
+            .and_then(|k| stored.get(k))
+            .is_some_and(|h| h[..] == raw_hash[..])
+        {
+            out.unchanged += 1;
+            continue;
+        }
+        out.items.push(new_item(
+            raw,
+            plan.key,
+            plan.alias,
+            link,
+            raw_hash,
+            feed,
+            &applicable,
+        ));
+    }
+    Ok(out)
+}
+
+fn new_item(
+    raw: RawItem,
+    key: Option<String>,
+    alias: Option<String>,
+    canonical: Option<String>,
+    raw_hash: [u8; 16],
+    feed: &FeedConfig,
+    topics: &[&crate::config::TopicConfig],
+) -> NewItem {
+    let p = raw.normalize();
+    let text = if p.content.is_empty() {
+        &p.summary
+    } else {
+        &p.content
+    };
+    let published = p.published.map(|t| t.to_rfc3339());
+    let key = key.unwrap_or_else(|| content_key(&p.title, published.as_deref(), text));
+    let mut item = NewItem {
+        content_hash: content_hash(
+            &p.title,
+            p.link.as_deref().unwrap_or(""),
+            &p.summary,
+            &p.content,
+        ),
+        canonical_url: canonical,
+        key,
+        alias,
+        guid: p.guid,
+        title: p.title,
+        url: p.link,
+        author: p.author,
+        summary: p.summary,
+        content: p.content,
+        categories: p.categories,
+        published: p.published,
+        raw_hash,
+        matches: Vec::new(),
+    };
+    item.matches = match_topics(&item, feed, topics);
+    item
+}
+
+/// The topics `item` matches, with one alert id per (topic, notifier).
+fn match_topics(
+    item: &NewItem,
+    feed: &FeedConfig,
+    topics: &[&crate::config::TopicConfig],
+) -> Vec<ItemMatch> {
+    if topics.is_empty() {
+        return Vec::new();
+    }
+    let doc = Document::new(&ItemText {
+        title: &item.title,
+        summary: &item.summary,
+        content: &item.content,
+        author: item.author.as_deref().unwrap_or(""),
+        categories: &item.categories,
+        feed: &feed.name,
+        url: item.url.as_deref().unwrap_or(""),
+    });
+    topics
+        .iter()
+        .filter_map(|topic| {
+            let terms = topic.query.matches(&doc)?;
+            Some(ItemMatch {
+                topic: Arc::from(topic.name.as_str()),
+                terms: serde_json::to_string(&terms).unwrap_or_else(|_| "[]".into()),
+                alerts: topic
+                    .notify
+                    .iter()
+                    .map(|n| {
+                        (
+                            Arc::from(n.as_str()),
+                            alert_uid(&item.key, &feed.name, &topic.name, n),
+                        )
+                    })
+                    .collect(),
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,325 @@
+//! The daemon's schedule, in memory: every feed's state and a heap of next-poll times, loaded
+//! from the database once at start and updated from poll results. Pure: the daemon feeds it
+//! the clock and the results, and asks which polls to start and when to wake.
+//!
+//! A sweep therefore costs no database reads (reading every feed row after every poll made a
+//! 10,000-feed sweep quadratic), and the next poll times are still persisted by the writer
+//! with each result, so a restart keeps the schedule.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+
+use chrono::{DateTime, Utc};
+
+use crate::config::FeedConfig;
+use crate::feed_state::FeedState;
+use crate::limits::Admission;
+use crate::poll::{PollDone, host_of};
+
+struct Slot {
+    feed: FeedConfig,
+    state: FeedState,
+    /// Bumped whenever the slot is rescheduled: older heap entries are stale.
+    generation: u64,
+    /// Queued for a poll or polling: never two polls of one feed at once.
+    busy: bool,
+    /// A newer state read from the database while the feed was busy (a `feeds reset`).
+    replaced: Option<FeedState>,
+    /// Not before this, whatever the state says (its last poll could not be recorded).
+    held_until: Option<DateTime<Utc>>,
+}
+
+/// Feeds, when they are due, and the polls in flight.
+pub struct Schedule {
+    slots: Vec<Slot>,
+    by_name: HashMap<String, usize>,
+    heap: BinaryHeap<Reverse<(DateTime<Utc>, usize, u64)>>,
+    admission: Admission<usize>,
+}
+
+/// A poll to start: which slot, and what to poll it with.
+pub struct Start {
+    pub slot: usize,
+    pub host: String,
+    pub feed: FeedConfig,
+    pub state: FeedState,
+}
+
+impl Schedule {
+    /// One slot per configured feed, with its stored state (a feed without one is due now).
+    pub fn new(
+        feeds: &[FeedConfig],
+        mut states: HashMap<String, FeedState>,
+        limit: usize,
+        per_host: usize,
+        now: DateTime<Utc>,
+    ) -> Self {
+        let mut s = Self {
+            slots: Vec::with_capacity(feeds.len()),
+            by_name: HashMap::with_capacity(feeds.len()),
+            heap: BinaryHeap::with_capacity(feeds.len()),
+            admission: Admission::new(limit, per_host),
+        };
+        for feed in feeds {
+            let state = states.remove(&feed.name).unwrap_or_else(|| FeedState {
+                name: feed.name.clone(),
+                url: feed.url.to_string(),
+                ..Default::default()
+            });
+            let i = s.slots.len();
+            s.by_name.insert(feed.name.clone(), i);
+            s.slots.push(Slot {
+                feed: feed.clone(),
+                state,
+                generation: 0,
+                busy: false,
+                replaced: None,
+                held_until: None,
+            });
+            s.reschedule(i, now);
+        }
+        s
+    }
+
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    pub fn polling(&self) -> usize {
+        self.admission.running()
+    }
+
+    /// Put slot `i` back in the heap at its next poll time (gone feeds are not scheduled).
+    fn reschedule(&mut self, i: usize, now: DateTime<Utc>) {
+        let slot = &mut self.slots[i];
+        slot.generation += 1;
+        if slot.state.is_gone() {
+            return;
+        }
+        let mut due = slot.state.next_poll.unwrap_or(now);
+        if let Some(hold) = slot.held_until {
+            due = due.max(hold);
+        }
+        self.heap.push(Reverse((due, i, slot.generation)));
+    }
+
+    /// Move every feed due at `now` into the admission queues, then return the polls that
+    /// may start within the limits.
+    pub fn start_due(&mut self, now: DateTime<Utc>) -> Vec<Start> {
+        while let Some(Reverse((due, i, generation))) = self.heap.peek().copied() {
+            if due > now {
+                break;
+            }
+            self.heap.pop();
+            let slot = &mut self.slots[i];
+            if generation != slot.generation || slot.busy {
+                continue;
+            }
+            slot.busy = true;
+            slot.held_until = None;
+            let host = host_of(&slot.state.url, &slot.feed);
+            self.admission.push(&host, i);
+        }
+        let mut out = Vec::new();
+        while let Some((host, i)) = self.admission.pop() {
+            let slot = &self.slots[i];
+            out.push(Start {
+                slot: i,
+                host,
+                feed: slot.feed.clone(),
+                state: slot.state.clone(),
+            });
+        }
+        out
+    }
+
+    /// When the earliest scheduled feed is due, if any (stale entries are dropped on the way).
+    pub fn next_due(&mut self) -> Option<DateTime<Utc>> {
+        while let Some(Reverse((due, i, generation))) = self.heap.peek().copied() {
+            let slot = &self.slots[i];
+            if generation == slot.generation && !slot.busy {
+                return Some(due);
+            }
+            self.heap.pop();
+        }
+        None
+    }
+
+    /// A poll of slot `i` (started from [`start_due`](Self::start_due) with `host`) ended.
+    pub fn finished(&mut self, i: usize, host: &str, done: &PollDone, now: DateTime<Utc>) {
+        self.admission.finish(host);
+        let Some(slot) = self.slots.get_mut(i) else {
+            return;
+        };
+        slot.busy = false;
+        if let Some(state) = &done.state {
+            slot.state = state.clone();
+        }
+        slot.held_until = done.hold_until;
+        if let Some(newer) = slot.replaced.take() {
+            slot.state = newer;
+            slot.held_until = None;
+        }
+        self.reschedule(i, now);
+    }
+
+    /// The database has a newer state for feed `name` (another process reset or polled it).
+    /// Returns false for a feed that is not configured.
+    pub fn replace(&mut self, state: FeedState, now: DateTime<Utc>) -> bool {
+        let Some(&i) = self.by_name.get(&state.name) else {
+            return false;
+        };
+        let slot = &mut self.slots[i];
+        if slot.busy {
+            // Applied when the poll in flight ends, so its result does not overwrite it.
+            slot.replaced = Some(state);
+        } else {
+            slot.state = state;
+            slot.held_until = None;
+            self.reschedule(i, now);
+        }
+        true
+    }
+
+    pub fn state(&self, name: &str) -> Option<&FeedState> {
+        self.by_name.get(name).map(|&i| &self.slots[i].state)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::feed_state::Status;
+    use crate::identity::DedupPolicy;
+    use crate::poll::FeedReport;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    fn feed(name: &str, host: &str) -> FeedConfig {
+        FeedConfig {
+            name: name.into(),
+            url: url::Url::parse(&format!("https://{host}/{name}.xml")).unwrap(),
+            schedule: None,
+            tags: vec![],
+            dedup: DedupPolicy::Auto,
+        }
+    }
+
+    fn done(state: Option<FeedState>) -> PollDone {
+        PollDone {
+            report: FeedReport::skipped("x", String::new()),
+            state,
+            hold_until: None,
+        }
+    }
+
+    fn names(starts: &[Start]) -> Vec<&str> {
+        starts.iter().map(|s| s.feed.name.as_str()).collect()
+    }
+
+    #[test]
+    fn due_feeds_start_within_limits_and_the_rest_follow() {
+        let now = at("2026-01-01T10:00:00Z");
+        let feeds: Vec<FeedConfig> = (0..4)
+            .map(|i| feed(&format!("f{i}"), "a.example"))
+            .collect();
+        let mut later = FeedState {
+            name: "f3".into(),
+            next_poll: Some(at("2026-01-01T10:05:00Z")),
+            ..Default::default()
+        };
+        let mut s = Schedule::new(
+            &feeds,
+            HashMap::from([("f3".into(), later.clone())]),
+            10,
+            2,
+            now,
+        );
+        let first = s.start_due(now);
+        assert_eq!(
+            names(&first),
+            ["f0", "f1"],
+            "per-host limit; f3 is not due yet"
+        );
+        assert_eq!(s.next_due(), Some(at("2026-01-01T10:05:00Z")));
+        later.next_poll = Some(at("2026-01-01T10:15:00Z"));
+        let mut st = first[0].state.clone();
+        st.next_poll = Some(at("2026-01-01T10:15:00Z"));
+        s.finished(first[0].slot, &first[0].host, &done(Some(st)), now);
+        assert_eq!(
+            names(&s.start_due(now)),
+            ["f2"],
+            "a freed host slot goes to the next due feed"
+        );
+        assert_eq!(
+            s.state("f0").unwrap().next_poll,
+            Some(at("2026-01-01T10:15:00Z"))
+        );
+    }
+
+    #[test]
+    fn a_busy_feed_is_never_started_twice_and_gone_feeds_wait_for_reset() {
+        let now = at("2026-01-01T10:00:00Z");
+        let gone = FeedState {
+            name: "g".into(),
+            status: Status::Gone,
+            ..Default::default()
+        };
+        let mut s = Schedule::new(
+            &[feed("f", "a"), feed("g", "b")],
+            HashMap::from([("g".into(), gone.clone())]),
+            10,
+            2,
+            now,
+        );
+        let first = s.start_due(now);
+        assert_eq!(names(&first), ["f"]);
+        // The database says f is due again while it is polling: applied after the poll.
+        assert!(s.replace(
+            FeedState {
+                name: "f".into(),
+                ..Default::default()
+            },
+            now
+        ));
+        assert!(s.start_due(now).is_empty());
+        let mut polled = first[0].state.clone();
+        polled.next_poll = Some(at("2026-01-01T11:00:00Z"));
+        s.finished(first[0].slot, &first[0].host, &done(Some(polled)), now);
+        assert_eq!(
+            names(&s.start_due(now)),
+            ["f"],
+            "the newer state (due now) won"
+        );
+        // A reset gone feed is due at once.
+        let mut reset = gone;
+        reset.reset("https://b/g.xml");
+        assert!(s.replace(reset, now));
+        assert_eq!(names(&s.start_due(now)), ["g"]);
+        assert!(!s.replace(
+            FeedState {
+                name: "nope".into(),
+                ..Default::default()
+            },
+            now
+        ));
+    }
+
+    #[test]
+    fn an_unrecorded_poll_holds_the_feed_back() {
+        let now = at("2026-01-01T10:00:00Z");
+        let mut s = Schedule::new(&[feed("f", "a")], HashMap::new(), 10, 2, now);
+        let first = s.start_due(now);
+        let mut d = done(None);
+        d.hold_until = Some(at("2026-01-01T10:01:00Z"));
+        s.finished(first[0].slot, &first[0].host, &d, now);
+        assert!(s.start_due(at("2026-01-01T10:00:30Z")).is_empty());
+        assert_eq!(names(&s.start_due(at("2026-01-01T10:01:00Z"))), ["f"]);
+    }
+}

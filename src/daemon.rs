@@ -148,6 +148,7 @@ impl Loop {
         let watchdog = sd_notify::watchdog_enabled();
         let mut ready_sent = false;
         let mut status = String::new();
+        let mut probe: Option<tokio::task::JoinHandle<()>> = None;
         let result = loop {
             let now = Utc::now();
             for start in self.schedule.start_due(now) {
@@ -182,7 +183,13 @@ impl Loop {
                 sleep = Some(sleep.map_or(w / 2, |s| s.min(w / 2)));
             }
             if health.failing_for().is_some() {
-                // Re-check soon whether the database came back or it is time to give up.
+                // Learn soon whether the database takes writes again, or it is time to give up.
+                if probe.as_ref().is_none_or(|p| p.is_finished()) {
+                    let s = Arc::clone(&store);
+                    probe = Some(tokio::spawn(async move {
+                        let _ = s.writer().call(crate::store::WriteOp::Probe).await;
+                    }));
+                }
                 sleep =
                     Some(sleep.map_or(Duration::from_secs(1), |s| s.min(Duration::from_secs(1))));
             }

@@ -5,8 +5,9 @@
 //! as in every real deployment, each check is one load of an empty list.
 //!
 //! Points: `cpu-panic=FEED` (the CPU stage panics while processing that feed),
-//! `writer-panic=FEED` (applying that feed's poll panics inside the writer), `writer-die`
-//! (the writer thread itself panics on its next batch).
+//! `writer-panic=FEED` (applying that feed's poll panics inside the writer), `writer-die=FEED`
+//! (the writer thread itself panics on a batch holding that feed's poll), `writer-stall=FEED`
+//! (the writer hangs on that feed's poll).
 
 use std::sync::OnceLock;
 
@@ -24,11 +25,6 @@ fn points() -> &'static [(String, Option<String>)] {
             })
             .collect()
     })
-}
-
-/// Whether point `name` is set (with any value).
-pub fn active(name: &str) -> bool {
-    points().iter().any(|(k, _)| k == name)
 }
 
 /// Whether point `name` is set to `value`.

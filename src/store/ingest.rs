@@ -68,6 +68,9 @@ pub fn complete_poll(conn: &Connection, outcome: &PollOutcome) -> anyhow::Result
     if failpoint::active_for("writer-panic", &outcome.state.name) {
         panic!("failpoint writer-panic for feed {}", outcome.state.name);
     }
+    if failpoint::active_for("writer-stall", &outcome.state.name) {
+        std::thread::sleep(std::time::Duration::from_secs(3600));
+    }
     write_feed_state(conn, &outcome.state)?;
     let now = fmt_time(outcome.state.last_poll.unwrap_or_else(Utc::now));
     let mut summary = IngestSummary::default();

@@ -51,6 +51,8 @@ pub enum WriteOp {
         ids: Vec<String>,
         now: DateTime<Utc>,
     },
+    /// Nothing: an empty transaction, to learn whether the database takes writes again.
+    Probe,
 }
 
 /// What a [`WriteOp`] came to.
@@ -247,7 +249,7 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<Request>, health: &WriterHea
             }
         }
         health.busy_since.store(health.now_ms(), Ordering::Relaxed);
-        if failpoint::active("writer-die") {
+        if batch.iter().any(|r| matches!(&r.op, WriteOp::Poll(o) if failpoint::active_for("writer-die", &o.state.name))) {
             // The thread itself dies (not one message): the daemon must notice and exit.
             panic!("failpoint writer-die");
         }
@@ -368,5 +370,6 @@ fn apply(tx: &Connection, op: &WriteOp) -> anyhow::Result<Reply> {
         WriteOp::RetryAlerts { ids, now } => {
             outbox::retry(tx, ids, *now).map(|(n, missing)| Reply::Retried(n, missing))
         }
+        WriteOp::Probe => Ok(Reply::Done),
     }
 }

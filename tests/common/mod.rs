@@ -64,13 +64,20 @@ impl Env {
 
     /// Start `feedwatch run` in the background.
     pub fn spawn_daemon(&self) -> Daemon {
+        self.spawn_daemon_with(|_| {})
+    }
+
+    /// Start `feedwatch run` in the background, after `adjust` (extra environment, say) on
+    /// its command.
+    pub fn spawn_daemon_with(&self, adjust: impl FnOnce(&mut std::process::Command)) -> Daemon {
         let log = self
             .dir
             .path()
             .join(format!("daemon-{}.log", std::process::id() ^ rand_suffix()));
         let file = std::fs::File::create(&log).expect("log file");
-        let child = self
-            .command(&["run"])
+        let mut cmd = self.command(&["run"]);
+        adjust(&mut cmd);
+        let child = cmd
             .stdout(std::process::Stdio::null())
             .stderr(file)
             .spawn()

@@ -7,12 +7,11 @@
 //! the depth of the hidden element (`<svg>`, `<template>`…) being skipped. Every byte is
 //! looked at a bounded number of times, so time is linear in the input whatever its shape.
 
-use std::borrow::Cow;
-
 use memchr::{memchr, memchr2, memmem};
 
 use super::entities::{self, Decoded};
 use super::lines::Lines;
+use super::tag::{Kind, Name, Tag, decode_attribute, is_blank, parse_tag};
 
 /// Renders an HTML fragment (or document) as lines of text; see [`super::html_to_text`].
 pub(super) fn render(s: &str) -> String {
@@ -28,218 +27,6 @@ pub(super) fn render(s: &str) -> String {
     };
     r.run();
     r.out.finish()
-}
-
-/// What an element means for plain text.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Kind {
-    /// No effect of its own: `a`, `b`, `span`, `font`, unknown names.
-    Inline,
-    /// Starts and ends a line.
-    Block,
-    /// A block whose line feeds end lines.
-    Pre,
-    /// `br`: ends a line.
-    Break,
-    /// A table cell: separated from its neighbours by a space.
-    Cell,
-    /// `img`: shows nothing, unless its `alt` is a symbol (an emoji image).
-    Image,
-    /// Unparsed text up to its end tag, dropped: `script`, `style`, `title`…
-    Raw,
-    /// Markup whose whole content is dropped: `svg`, `template`, `select`…
-    Hidden,
-}
-
-/// A tag name, lowercased. Longer names than any we treat specially are not kept.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Name {
-    buf: [u8; 10],
-    len: u8,
-}
-
-impl Name {
-    fn new(raw: &[u8]) -> Option<Name> {
-        let mut buf = [0u8; 10];
-        buf.get_mut(..raw.len())?.copy_from_slice(raw);
-        buf.make_ascii_lowercase();
-        Some(Name {
-            buf,
-            len: raw.len() as u8,
-        })
-    }
-
-    fn as_bytes(&self) -> &[u8] {
-        &self.buf[..usize::from(self.len)]
-    }
-
-    fn kind(&self) -> Kind {
-        match self.as_bytes() {
-            b"address" | b"article" | b"aside" | b"blockquote" | b"caption" | b"center" | b"dd"
-            | b"details" | b"dialog" | b"dir" | b"div" | b"dl" | b"dt" | b"fieldset"
-            | b"figcaption" | b"figure" | b"footer" | b"form" | b"h1" | b"h2" | b"h3" | b"h4"
-            | b"h5" | b"h6" | b"header" | b"hgroup" | b"hr" | b"legend" | b"li" | b"main"
-            | b"menu" | b"nav" | b"ol" | b"p" | b"search" | b"section" | b"summary" | b"table"
-            | b"tbody" | b"tfoot" | b"thead" | b"tr" | b"ul" => Kind::Block,
-            b"pre" | b"listing" | b"plaintext" => Kind::Pre,
-            b"br" => Kind::Break,
-            b"td" | b"th" => Kind::Cell,
-            b"img" => Kind::Image,
-            b"script" | b"style" | b"title" | b"textarea" | b"noscript" | b"iframe"
-            | b"noembed" | b"noframes" | b"xmp" => Kind::Raw,
-            b"template" | b"svg" | b"math" | b"select" | b"audio" | b"video" => Kind::Hidden,
-            _ => Kind::Inline,
-        }
-    }
-
-    /// SVG and MathML honour `<svg/>` and end where HTML content resumes.
-    fn is_foreign(&self) -> bool {
-        matches!(self.as_bytes(), b"svg" | b"math")
-    }
-
-    /// The HTML start tags that end foreign content (HTML5 §13.2.6.5): an unclosed `<svg>`
-    /// must not swallow the article after it.
-    fn breaks_out_of_foreign(&self) -> bool {
-        matches!(
-            self.as_bytes(),
-            b"b" | b"big"
-                | b"blockquote"
-                | b"body"
-                | b"br"
-                | b"center"
-                | b"code"
-                | b"dd"
-                | b"div"
-                | b"dl"
-                | b"dt"
-                | b"em"
-                | b"embed"
-                | b"h1"
-                | b"h2"
-                | b"h3"
-                | b"h4"
-                | b"h5"
-                | b"h6"
-                | b"head"
-                | b"hr"
-                | b"i"
-                | b"img"
-                | b"li"
-                | b"listing"
-                | b"menu"
-                | b"meta"
-                | b"nobr"
-                | b"ol"
-                | b"p"
-                | b"pre"
-                | b"ruby"
-                | b"s"
-                | b"small"
-                | b"span"
-                | b"strong"
-                | b"strike"
-                | b"sub"
-                | b"sup"
-                | b"table"
-                | b"tt"
-                | b"u"
-                | b"ul"
-                | b"var"
-        )
-    }
-}
-
-/// A parsed start or end tag.
-struct Tag {
-    name: Option<Name>,
-    /// Index just past the closing `>`.
-    end: usize,
-    self_closing: bool,
-    /// Byte range of the first `alt` value, for `img` only.
-    alt: Option<(usize, usize)>,
-}
-
-impl Tag {
-    fn kind(&self) -> Kind {
-        self.name.map_or(Kind::Inline, |n| n.kind())
-    }
-}
-
-fn is_blank(c: u8) -> bool {
-    matches!(c, b' ' | b'\t' | b'\n' | b'\r' | b'\x0C')
-}
-
-/// Parses the tag whose name starts at `at` (just after `<` or `</`). `None` when the input
-/// ends inside the tag: HTML5 drops such a tag, which is also what a truncated summary needs.
-fn parse_tag(b: &[u8], at: usize) -> Option<Tag> {
-    let name_end = at
-        + b[at..]
-            .iter()
-            .position(|&c| is_blank(c) || c == b'/' || c == b'>')?;
-    let name = Name::new(&b[at..name_end]);
-    let is_img = name.is_some_and(|n| n.as_bytes() == b"img");
-    let mut alt = None;
-    let mut self_closing = false;
-    let mut i = name_end;
-    loop {
-        match *b.get(i)? {
-            b'>' => {
-                return Some(Tag {
-                    name,
-                    end: i + 1,
-                    self_closing,
-                    alt,
-                });
-            }
-            b'/' => {
-                self_closing = true;
-                i += 1;
-                continue;
-            }
-            c if is_blank(c) => {
-                self_closing = false;
-                i += 1;
-                continue;
-            }
-            _ => self_closing = false,
-        }
-        // An attribute: its name (which may start with `=`), then perhaps `=` and a value.
-        let name_start = i;
-        i += 1;
-        while !matches!(*b.get(i)?, b'/' | b'>' | b'=') && !is_blank(b[i]) {
-            i += 1;
-        }
-        let attr_name = &b[name_start..i];
-        while is_blank(*b.get(i)?) {
-            i += 1;
-        }
-        if b[i] != b'=' {
-            continue;
-        }
-        i += 1;
-        while is_blank(*b.get(i)?) {
-            i += 1;
-        }
-        let value = match b[i] {
-            q @ (b'"' | b'\'') => {
-                let close = i + 1 + memchr(q, &b[i + 1..])?;
-                let v = (i + 1, close);
-                i = close + 1;
-                v
-            }
-            b'>' => (i, i),
-            _ => {
-                let start = i;
-                while !is_blank(*b.get(i)?) && b[i] != b'>' {
-                    i += 1;
-                }
-                (start, i)
-            }
-        };
-        if is_img && alt.is_none() && attr_name.eq_ignore_ascii_case(b"alt") {
-            alt = Some(value);
-        }
-    }
 }
 
 struct Renderer<'a> {
@@ -476,32 +263,6 @@ impl Renderer<'_> {
     }
 }
 
-/// Decodes the references in an attribute value.
-fn decode_attribute(raw: &str) -> Cow<'_, str> {
-    if !raw.contains('&') {
-        return Cow::Borrowed(raw);
-    }
-    let b = raw.as_bytes();
-    let mut out = String::with_capacity(raw.len());
-    let mut i = 0;
-    while let Some(n) = memchr(b'&', &b[i..]) {
-        out.push_str(&raw[i..i + n]);
-        i += n;
-        match entities::decode(&b[i..], true) {
-            Some((d, used)) => {
-                d.push_to(&mut out);
-                i += used;
-            }
-            None => {
-                out.push('&');
-                i += 1;
-            }
-        }
-    }
-    out.push_str(&raw[i..]);
-    Cow::Owned(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -658,15 +419,6 @@ mod tests {
             "xy"
         );
         assert_eq!(render("<img alt=\"2\u{fe0f}\u{20e3}\" src=k.png>"), "");
-    }
-
-    #[test]
-    fn attribute_references_follow_the_attribute_rules() {
-        assert_eq!(
-            decode_attribute("a&amp;b &copy=1 &copy 2 &lt;"),
-            "a&b &copy=1 © 2 <"
-        );
-        assert!(matches!(decode_attribute("plain"), Cow::Borrowed("plain")));
     }
 
     #[test]

@@ -17,6 +17,7 @@ mod entities;
 mod entity_table;
 mod html;
 mod lines;
+mod tag;
 
 #[cfg(test)]
 mod tests;

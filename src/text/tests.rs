@@ -361,3 +361,90 @@ fn excerpts_cut_at_word_boundaries() {
     );
     assert_eq!(excerpt("\u{202e}abc def", 5), "abc…");
 }
+
+/// The shape every output must have, whatever the input.
+fn assert_shape(out: &str, input: &str) {
+    assert_eq!(clean(out), out, "{input:?}");
+    assert!(!out.contains(['\t', '\r', '\u{a0}']), "{input:?}");
+    for line in out.split('\n').filter(|_| !out.is_empty()) {
+        assert!(!line.is_empty(), "empty line for {input:?}");
+        assert_eq!(line, line.trim(), "blanks around a line for {input:?}");
+        assert!(!line.contains("  "), "double space for {input:?}");
+    }
+}
+
+#[test]
+fn every_truncation_of_real_markup_renders_in_shape() {
+    // Feeds cut descriptions at a length, wherever that falls.
+    for doc in [WORDPRESS, BLOGGER] {
+        for (i, _) in doc.char_indices() {
+            let s = &doc[..i];
+            assert_shape(&html_to_text(s), s);
+        }
+    }
+}
+
+#[test]
+fn token_soup_renders_in_shape() {
+    let pieces = [
+        "<p>",
+        "</p>",
+        "<div class=\"a>b\">",
+        "</div>",
+        "<br/>",
+        "<pre>",
+        "</pre>",
+        "<svg>",
+        "</svg>",
+        "<svg/>",
+        "<script>",
+        "</script>",
+        "<!--",
+        "-->",
+        "<![CDATA[",
+        "]]>",
+        "&amp;",
+        "&amp",
+        "&#",
+        "&#x1b;",
+        "&#128;",
+        "&nbsp;",
+        "&",
+        "<",
+        ">",
+        "'",
+        "\"",
+        "=",
+        " ",
+        "\n",
+        "\r",
+        "\t",
+        "word",
+        "中文",
+        "\u{202e}",
+        "\x1b",
+        "<td>",
+        "<tr>",
+        "<img alt='🙂'>",
+        "<template>",
+        "</template>",
+        "<b",
+        "</",
+        "<?",
+        "<!x",
+        "\u{a0}",
+    ];
+    let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+    for _ in 0..3000 {
+        let mut s = String::new();
+        for _ in 0..40 {
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            s.push_str(pieces[(seed >> 33) as usize % pieces.len()]);
+        }
+        assert_shape(&html_to_text(&s), &s);
+        assert_shape(&one_line(&s), &s);
+        assert!(!one_line(&s).contains('\n'));
+    }
+}

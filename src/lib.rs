@@ -23,4 +23,5 @@ pub mod prepare;
 pub mod schedule;
 pub mod scheduler;
 pub mod store;
+pub mod text;
 pub mod topics;

@@ -35,19 +35,107 @@ impl Rng {
 }
 
 const WORDS: &[&str] = &[
-    "government", "minister", "talks", "agreement", "security", "economy", "markets", "shares",
-    "election", "parliament", "president", "officials", "said", "on", "the", "in", "of", "and",
-    "to", "a", "after", "before", "week", "statement", "foreign", "trade", "energy", "prices",
-    "oil", "gas", "exports", "military", "border", "aid", "humanitarian", "crisis", "summit",
-    "leaders", "meeting", "visit", "cooperation", "partnership", "strategic", "report", "new",
-    "state", "media", "sources", "according", "analysts", "growth", "inflation", "central",
-    "bank", "rates", "vote", "court", "ruling", "protest", "police", "city", "region", "north",
-    "south", "coast", "storm", "flood", "rescue", "team", "match", "league", "season", "coach",
+    "government",
+    "minister",
+    "talks",
+    "agreement",
+    "security",
+    "economy",
+    "markets",
+    "shares",
+    "election",
+    "parliament",
+    "president",
+    "officials",
+    "said",
+    "on",
+    "the",
+    "in",
+    "of",
+    "and",
+    "to",
+    "a",
+    "after",
+    "before",
+    "week",
+    "statement",
+    "foreign",
+    "trade",
+    "energy",
+    "prices",
+    "oil",
+    "gas",
+    "exports",
+    "military",
+    "border",
+    "aid",
+    "humanitarian",
+    "crisis",
+    "summit",
+    "leaders",
+    "meeting",
+    "visit",
+    "cooperation",
+    "partnership",
+    "strategic",
+    "report",
+    "new",
+    "state",
+    "media",
+    "sources",
+    "according",
+    "analysts",
+    "growth",
+    "inflation",
+    "central",
+    "bank",
+    "rates",
+    "vote",
+    "court",
+    "ruling",
+    "protest",
+    "police",
+    "city",
+    "region",
+    "north",
+    "south",
+    "coast",
+    "storm",
+    "flood",
+    "rescue",
+    "team",
+    "match",
+    "league",
+    "season",
+    "coach",
 ];
 const NAMES: &[&str] = &[
-    "China", "Beijing", "Russia", "Moscow", "Lavrov", "Ukraine", "Kyiv", "Iran", "Tehran",
-    "Gaza", "Israel", "Washington", "Brussels", "Paris", "Berlin", "Tokyo", "Delhi", "Brazil",
-    "Turkey", "Ankara", "Korea", "Pyongyang", "United Nations", "NATO", "OPEC", "IMF",
+    "China",
+    "Beijing",
+    "Russia",
+    "Moscow",
+    "Lavrov",
+    "Ukraine",
+    "Kyiv",
+    "Iran",
+    "Tehran",
+    "Gaza",
+    "Israel",
+    "Washington",
+    "Brussels",
+    "Paris",
+    "Berlin",
+    "Tokyo",
+    "Delhi",
+    "Brazil",
+    "Turkey",
+    "Ankara",
+    "Korea",
+    "Pyongyang",
+    "United Nations",
+    "NATO",
+    "OPEC",
+    "IMF",
 ];
 
 fn sentence(r: &mut Rng, words: usize) -> String {
@@ -140,7 +228,9 @@ async fn serve(stream: TcpStream, served: Arc<Served>) -> std::io::Result<()> {
         match (method.as_str(), served.bodies.get(path)) {
             ("GET", Some((body, etag))) if inm.as_deref() == Some(etag.as_str()) => {
                 write
-                    .write_all(format!("HTTP/1.1 304 Not Modified\r\nETag: {etag}\r\n\r\n").as_bytes())
+                    .write_all(
+                        format!("HTTP/1.1 304 Not Modified\r\nETag: {etag}\r\n\r\n").as_bytes(),
+                    )
                     .await?
             }
             ("GET", Some((body, etag))) => {
@@ -152,15 +242,27 @@ async fn serve(stream: TcpStream, served: Arc<Served>) -> std::io::Result<()> {
                 write.write_all(head.as_bytes()).await?;
                 write.write_all(body).await?;
             }
-            ("POST", _) => write.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n").await?,
-            _ => write.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n").await?,
+            ("POST", _) => {
+                write
+                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+                    .await?
+            }
+            _ => {
+                write
+                    .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+                    .await?
+            }
         }
     }
 }
 
 /// Serve `feeds` generated feeds, spread over `hosts` loopback addresses (127.0.0.1, .2, …):
 /// feedwatch's per-host limit then applies as it would across real publishers.
-fn start_server(feeds: usize, items: usize, hosts: usize) -> (Vec<SocketAddr>, tokio::runtime::Runtime) {
+fn start_server(
+    feeds: usize,
+    items: usize,
+    hosts: usize,
+) -> (Vec<SocketAddr>, tokio::runtime::Runtime) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -179,7 +281,10 @@ fn start_server(feeds: usize, items: usize, hosts: usize) -> (Vec<SocketAddr>, t
         let host = addrs[f % hosts].to_string();
         bodies.insert(
             format!("/feeds/{f}.xml"),
-            (Arc::new(feed_body(f, items, &host).into_bytes()), format!("\"f{f}-v1\"")),
+            (
+                Arc::new(feed_body(f, items, &host).into_bytes()),
+                format!("\"f{f}-v1\""),
+            ),
         );
     }
     let served = Arc::new(Served { bodies });
@@ -196,9 +301,7 @@ fn start_server(feeds: usize, items: usize, hosts: usize) -> (Vec<SocketAddr>, t
 }
 
 fn write_config(dir: &Path, addrs: &[SocketAddr], feeds: usize, topics: usize) -> PathBuf {
-    let mut c = String::from(
-        "[daemon]\ndatabase = \"feedwatch.db\"\nschedule = \"0 0 1 1 *\"\n\n",
-    );
+    let mut c = String::from("[daemon]\ndatabase = \"feedwatch.db\"\nschedule = \"0 0 1 1 *\"\n\n");
     for f in 0..feeds {
         c.push_str(&format!(
             "[[feed]]\nname = \"feed-{f}\"\nurl = \"http://{}/feeds/{f}.xml\"\n",
@@ -215,9 +318,17 @@ fn write_config(dir: &Path, addrs: &[SocketAddr], feeds: usize, topics: usize) -
         let q = if t < base.len() {
             base[t].to_string()
         } else {
-            format!("({} OR {}) {} -{}", r.pick(NAMES), r.pick(NAMES), r.pick(WORDS), r.pick(WORDS))
+            format!(
+                "({} OR {}) {} -{}",
+                r.pick(NAMES),
+                r.pick(NAMES),
+                r.pick(WORDS),
+                r.pick(WORDS)
+            )
         };
-        c.push_str(&format!("[[topic]]\nname = \"t{t}\"\nquery = '{q}'\nnotify = [\"hook\"]\n"));
+        c.push_str(&format!(
+            "[[topic]]\nname = \"t{t}\"\nquery = '{q}'\nnotify = [\"hook\"]\n"
+        ));
     }
     c.push_str(&format!(
         "[[notifier]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"http://{}/hook\"\n",
@@ -292,8 +403,14 @@ fn proc_stats(pid: u32) -> (u64, u64) {
         for t in tasks.flatten() {
             if let Ok(s) = std::fs::read_to_string(t.path().join("status")) {
                 for l in s.lines() {
-                    if l.starts_with("voluntary_ctxt_switches:") || l.starts_with("nonvoluntary_ctxt_switches:") {
-                        switches += l.split_whitespace().nth(1).and_then(|n| n.parse::<u64>().ok()).unwrap_or(0);
+                    if l.starts_with("voluntary_ctxt_switches:")
+                        || l.starts_with("nonvoluntary_ctxt_switches:")
+                    {
+                        switches += l
+                            .split_whitespace()
+                            .nth(1)
+                            .and_then(|n| n.parse::<u64>().ok())
+                            .unwrap_or(0);
                     }
                 }
             }
@@ -316,16 +433,28 @@ fn idle(bin: &Path, config: &Path, window: Duration) -> (u64, u64) {
     let (_, before) = proc_stats(child.id());
     std::thread::sleep(window);
     let (rss, after) = proc_stats(child.id());
-    let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
     let _ = child.wait();
     (rss, after.saturating_sub(before))
 }
 
 /// The server runs in a child process of its own: Linux counts the RSS a process had before
 /// `exec` in its child's peak RSS, so serving from this process would inflate every figure.
-fn spawn_server(feeds: usize, items: usize, hosts: usize) -> (Vec<SocketAddr>, std::process::Child) {
+fn spawn_server(
+    feeds: usize,
+    items: usize,
+    hosts: usize,
+) -> (Vec<SocketAddr>, std::process::Child) {
     let mut child = Command::new(std::env::current_exe().expect("own path"))
-        .args(["--serve", &feeds.to_string(), &items.to_string(), &hosts.to_string()])
+        .args([
+            "--serve",
+            &feeds.to_string(),
+            &items.to_string(),
+            &hosts.to_string(),
+        ])
         .stdout(Stdio::piped())
         .spawn()
         .expect("spawn server");
@@ -360,7 +489,11 @@ fn bench(bin: &Path, feeds: usize, items: usize, topics: usize, hosts: usize, id
         feeds as f64 / first.wall.as_secs_f64(),
         mib(first.max_rss_kib),
         first.cpu.as_secs_f64(),
-        if first.ok && stored == (feeds * items) as i64 { "ok" } else { "INCOMPLETE" }
+        if first.ok && stored == (feeds * items) as i64 {
+            "ok"
+        } else {
+            "INCOMPLETE"
+        }
     );
     println!(
         "second sweep: {:>7.3} s  (all 304)  peak RSS {:>6.1} MiB  CPU {:>6.2} s  {}",

@@ -164,29 +164,13 @@ fn raw_entry(e: feed_rs::model::Entry, base: &Url) -> RawItem {
     }
 }
 
-/// HTML (or text with entities) → plain text, paragraphs kept as lines.
+/// HTML (or text with entities) → plain text, paragraphs kept as lines (see [`crate::text`]).
 pub fn to_text(s: &str) -> String {
-    if !s.contains(['<', '&']) {
-        return tidy(s);
-    }
-    let rendered = html2text::config::plain_no_decorate()
-        .no_link_wrapping()
-        .string_from_read(s.as_bytes(), 10_000)
-        .unwrap_or_else(|_| s.to_string());
-    tidy(&rendered)
-}
-
-/// Collapse runs of blanks within lines and drop empty lines.
-fn tidy(s: &str) -> String {
-    s.lines()
-        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
-        .filter(|l| !l.is_empty())
-        .collect::<Vec<_>>()
-        .join("\n")
+    crate::text::html_to_text(s)
 }
 
 pub fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
+    crate::text::one_line(s)
 }
 
 fn looks_like_html(body: &[u8]) -> bool {

@@ -105,17 +105,8 @@ pub fn due_alerts(
 
 /// Feeds without a summary put the article in the content; an alert carries an excerpt of it.
 fn summary_or_excerpt(summary: String, content: String) -> String {
-    const MAX: usize = 600;
     let text = if summary.is_empty() { content } else { summary };
-    if text.chars().count() <= MAX {
-        return text;
-    }
-    let cut: String = text.chars().take(MAX).collect();
-    let cut = cut
-        .rsplit_once(' ')
-        .map(|(a, _)| a.to_string())
-        .unwrap_or(cut);
-    format!("{cut}…")
+    crate::text::excerpt(&text, 600)
 }
 
 pub fn story_sources(conn: &Connection, story_id: i64) -> anyhow::Result<Vec<Source>> {

@@ -144,7 +144,7 @@ fn sentence(r: &mut Rng, words: usize) -> String {
         if i > 0 {
             s.push(' ');
         }
-        if r.next() % 60 == 0 {
+        if r.next().is_multiple_of(60) {
             s.push_str(r.pick(NAMES));
         } else {
             s.push_str(r.pick(WORDS));
@@ -347,6 +347,7 @@ struct Run {
 }
 
 /// Run the binary to completion and read its resource usage (wait4 gives this child's own).
+#[allow(clippy::zombie_processes)] // reaped by wait4 below, which std cannot do
 fn run(bin: &Path, config: &Path, args: &[&str]) -> Run {
     let start = Instant::now();
     let child = Command::new(bin)

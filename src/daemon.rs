@@ -40,12 +40,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .await
         .context("reading feed states")?;
     let schedule = Schedule::new(
-        &config.feeds,
+        Arc::clone(&config),
         states.into_iter().map(|s| (s.name.clone(), s)).collect(),
-        config.daemon.concurrency,
-        config.daemon.per_host,
         Utc::now(),
     );
+    release_startup_memory();
     tracing::info!(
         config = %config.path.display(),
         database = %store.path().display(),
@@ -91,6 +90,16 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     outcome?;
     tracing::info!("feedwatch stopped");
     Ok(())
+}
+
+/// The config and the feeds table are read once at start and the memory is freed, but glibc
+/// keeps freed pages mapped: hand them back, so an idle daemon's RSS is what it really uses.
+fn release_startup_memory() {
+    // SAFETY: malloc_trim only walks glibc's own free lists.
+    #[cfg(target_env = "gnu")]
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 /// One daemon per database. A `feedwatch poll` may hold the lock for its delivery pass, so

@@ -18,7 +18,8 @@ use siphasher::sip::SipHasher13;
 #[derive(Clone)]
 pub struct CronExpr {
     source: String,
-    schedule: cron::Schedule,
+    // Shared: a compiled schedule is a few hundred bytes, and 10,000 feeds may carry one each.
+    schedule: std::sync::Arc<cron::Schedule>,
 }
 
 impl fmt::Debug for CronExpr {
@@ -77,7 +78,7 @@ impl CronExpr {
         }
         Ok(Self {
             source: expr.to_string(),
-            schedule,
+            schedule: std::sync::Arc::new(schedule),
         })
     }
 

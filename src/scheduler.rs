@@ -11,13 +11,17 @@ use std::collections::{BinaryHeap, HashMap};
 
 use chrono::{DateTime, Utc};
 
-use crate::config::FeedConfig;
+use std::sync::Arc;
+
+use crate::config::{Config, FeedConfig};
 use crate::feed_state::FeedState;
 use crate::limits::Admission;
 use crate::poll::{PollDone, host_of};
 
 struct Slot {
-    feed: FeedConfig,
+    /// Index of the feed in `Schedule::feeds`.
+    feed: usize,
+    host: String,
     state: FeedState,
     /// Bumped whenever the slot is rescheduled: older heap entries are stale.
     generation: u64,
@@ -31,6 +35,7 @@ struct Slot {
 
 /// Feeds, when they are due, and the polls in flight.
 pub struct Schedule {
+    feeds: Arc<Config>,
     slots: Vec<Slot>,
     by_name: HashMap<String, usize>,
     heap: BinaryHeap<Reverse<(DateTime<Utc>, usize, u64)>>,
@@ -48,19 +53,20 @@ pub struct Start {
 impl Schedule {
     /// One slot per configured feed, with its stored state (a feed without one is due now).
     pub fn new(
-        feeds: &[FeedConfig],
+        config: Arc<Config>,
         mut states: HashMap<String, FeedState>,
-        limit: usize,
-        per_host: usize,
         now: DateTime<Utc>,
     ) -> Self {
+        let n = config.feeds.len();
+        let (limit, per_host) = (config.daemon.concurrency, config.daemon.per_host);
         let mut s = Self {
-            slots: Vec::with_capacity(feeds.len()),
-            by_name: HashMap::with_capacity(feeds.len()),
-            heap: BinaryHeap::with_capacity(feeds.len()),
+            feeds: Arc::clone(&config),
+            slots: Vec::with_capacity(n),
+            by_name: HashMap::with_capacity(n),
+            heap: BinaryHeap::with_capacity(n),
             admission: Admission::new(limit, per_host),
         };
-        for feed in feeds {
+        for (index, feed) in config.feeds.iter().enumerate() {
             let state = states.remove(&feed.name).unwrap_or_else(|| FeedState {
                 name: feed.name.clone(),
                 url: feed.url.to_string(),
@@ -69,7 +75,8 @@ impl Schedule {
             let i = s.slots.len();
             s.by_name.insert(feed.name.clone(), i);
             s.slots.push(Slot {
-                feed: feed.clone(),
+                feed: index,
+                host: host_of(&state.url, feed),
                 state,
                 generation: 0,
                 busy: false,
@@ -121,8 +128,7 @@ impl Schedule {
             }
             slot.busy = true;
             slot.held_until = None;
-            let host = host_of(&slot.state.url, &slot.feed);
-            self.admission.push(&host, i);
+            self.admission.push(&slot.host, i);
         }
         let mut out = Vec::new();
         while let Some((host, i)) = self.admission.pop() {
@@ -130,7 +136,7 @@ impl Schedule {
             out.push(Start {
                 slot: i,
                 host,
-                feed: slot.feed.clone(),
+                feed: self.feeds.feeds[slot.feed].clone(),
                 state: slot.state.clone(),
             });
         }
@@ -164,6 +170,8 @@ impl Schedule {
             slot.state = newer;
             slot.held_until = None;
         }
+        // A permanent redirect may have moved the feed to another host.
+        slot.host = host_of(&slot.state.url, &self.feeds.feeds[slot.feed]);
         self.reschedule(i, now);
     }
 
@@ -178,6 +186,7 @@ impl Schedule {
             // Applied when the poll in flight ends, so its result does not overwrite it.
             slot.replaced = Some(state);
         } else {
+            slot.host = host_of(&state.url, &self.feeds.feeds[slot.feed]);
             slot.state = state;
             slot.held_until = None;
             self.reschedule(i, now);
@@ -194,21 +203,22 @@ impl Schedule {
 mod tests {
     use super::*;
     use crate::feed_state::Status;
-    use crate::identity::DedupPolicy;
     use crate::poll::FeedReport;
 
     fn at(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
     }
 
-    fn feed(name: &str, host: &str) -> FeedConfig {
-        FeedConfig {
-            name: name.into(),
-            url: url::Url::parse(&format!("https://{host}/{name}.xml")).unwrap(),
-            schedule: None,
-            tags: vec![],
-            dedup: DedupPolicy::Auto,
+    /// A config with feeds (name, host) and the given limits.
+    fn config(feeds: &[(&str, &str)], limit: usize, per_host: usize) -> Arc<Config> {
+        let mut src = format!("[daemon]\nconcurrency = {limit}\nper_host = {per_host}\n");
+        for (name, host) in feeds {
+            src.push_str(&format!(
+                "[[feed]]\nname = \"{name}\"\nurl = \"https://{host}/{name}.xml\"\n"
+            ));
         }
+        let path = std::path::Path::new("/t/feedwatch.toml");
+        Arc::new(crate::config::parse(path, &src, crate::config::Secrets::Skip).unwrap())
     }
 
     fn done(state: Option<FeedState>) -> PollDone {
@@ -226,21 +236,22 @@ mod tests {
     #[test]
     fn due_feeds_start_within_limits_and_the_rest_follow() {
         let now = at("2026-01-01T10:00:00Z");
-        let feeds: Vec<FeedConfig> = (0..4)
-            .map(|i| feed(&format!("f{i}"), "a.example"))
-            .collect();
+        let feeds = config(
+            &[
+                ("f0", "a.example"),
+                ("f1", "a.example"),
+                ("f2", "a.example"),
+                ("f3", "a.example"),
+            ],
+            10,
+            2,
+        );
         let mut later = FeedState {
             name: "f3".into(),
             next_poll: Some(at("2026-01-01T10:05:00Z")),
             ..Default::default()
         };
-        let mut s = Schedule::new(
-            &feeds,
-            HashMap::from([("f3".into(), later.clone())]),
-            10,
-            2,
-            now,
-        );
+        let mut s = Schedule::new(feeds, HashMap::from([("f3".into(), later.clone())]), now);
         let first = s.start_due(now);
         assert_eq!(
             names(&first),
@@ -272,10 +283,8 @@ mod tests {
             ..Default::default()
         };
         let mut s = Schedule::new(
-            &[feed("f", "a"), feed("g", "b")],
+            config(&[("f", "a"), ("g", "b")], 10, 2),
             HashMap::from([("g".into(), gone.clone())]),
-            10,
-            2,
             now,
         );
         let first = s.start_due(now);
@@ -314,7 +323,7 @@ mod tests {
     #[test]
     fn an_unrecorded_poll_holds_the_feed_back() {
         let now = at("2026-01-01T10:00:00Z");
-        let mut s = Schedule::new(&[feed("f", "a")], HashMap::new(), 10, 2, now);
+        let mut s = Schedule::new(config(&[("f", "a")], 10, 2), HashMap::new(), now);
         let first = s.start_due(now);
         let mut d = done(None);
         d.hold_until = Some(at("2026-01-01T10:01:00Z"));

@@ -232,15 +232,18 @@ pub fn load(path: &Path, secrets: Secrets) -> Result<Config, ConfigError> {
 /// Parse and validate config text; `path` names the file in messages and anchors relative paths.
 pub fn parse(path: &Path, src: &str, secrets: Secrets) -> Result<Config, ConfigError> {
     let loc = Locator::new(path, src);
-    let root = DeTable::parse(src).map_err(|e| ConfigError {
+    let syntax = |e: toml::de::Error| ConfigError {
         messages: vec![loc.at(e.span(), e.message())],
-    })?;
+    };
     let mut problems = Problems::default();
-    let raw = match raw::read(&root, &mut problems) {
+    // The span-carrying tree is consumed by serde; it is parsed again only when there is
+    // something to locate, so a large config is not held twice in memory.
+    let located = || DeTable::parse(src).map_err(syntax);
+    let raw = match raw::read(located()?, &mut problems) {
         Ok(raw) => raw,
         Err(e) => {
             // A wrong type stops serde: report what was found up to there, then the type.
-            let mut messages = loc.in_found_order(root.get_ref(), &problems);
+            let mut messages = loc.in_found_order(located()?.get_ref(), &problems);
             messages.push(loc.at(e.span(), e.message().trim()));
             return Err(ConfigError { messages });
         }
@@ -249,13 +252,15 @@ pub fn parse(path: &Path, src: &str, secrets: Secrets) -> Result<Config, ConfigE
     let config = validate(path, raw, &mut problems, &mut warnings, secrets);
     if !problems.is_empty() {
         return Err(ConfigError {
-            messages: loc.in_file_order(root.get_ref(), &problems),
+            messages: loc.in_file_order(located()?.get_ref(), &problems),
         });
     }
     let mut config = config.ok_or_else(|| ConfigError {
         messages: vec![loc.at(None, "invalid config")],
     })?;
-    config.warnings = loc.warnings(root.get_ref(), &warnings);
+    if !warnings.is_empty() {
+        config.warnings = loc.warnings(located()?.get_ref(), &warnings);
+    }
     Ok(config)
 }
 

@@ -25,10 +25,10 @@ pub(super) struct RawConfig {
 /// Reads the document into the raw structs; an unknown key becomes a problem instead of
 /// stopping the read. A wrong type still stops it (the error carries its span).
 pub(super) fn read(
-    root: &Spanned<DeTable<'_>>,
+    root: Spanned<DeTable<'_>>,
     problems: &mut Problems,
 ) -> Result<RawConfig, toml::de::Error> {
-    let de = toml::de::Deserializer::from(root.clone());
+    let de = toml::de::Deserializer::from(root);
     serde_ignored::deserialize(de, |ignored| {
         problems.key(
             path_from_ignored(&ignored),

@@ -101,6 +101,9 @@ fn open_readonly(path: &Path, options: StoreOptions) -> anyhow::Result<Connectio
     )
     .with_context(|| format!("opening database {} for reading", path.display()))?;
     conn.busy_timeout(options.busy_timeout)?;
+    // Readers do point lookups and short listings: a small page cache each (the writer keeps
+    // SQLite's default), so idle connections in the pool hold little memory.
+    conn.pragma_update(None, "cache_size", -512)?;
     conn.set_prepared_statement_cache_capacity(32);
     Ok(conn)
 }

@@ -237,7 +237,10 @@ fn request_headers(v: &Validators) -> HeaderMap {
 /// Read the body chunk by chunk, counting decompressed bytes, and stop at the cap: a gzip bomb
 /// or an endless body costs at most `limit` bytes of memory.
 async fn read_capped(resp: &mut reqwest::Response, limit: u64) -> Result<Vec<u8>, FetchError> {
-    let mut body = Vec::new();
+    // Sized once from Content-Length when the server sends one (not for compressed bodies),
+    // instead of doubling through every power of two up to the body's size.
+    let expected = resp.content_length().unwrap_or(64 * 1024).min(limit);
+    let mut body = Vec::with_capacity(usize::try_from(expected).unwrap_or(0));
     while let Some(chunk) = resp
         .chunk()
         .await

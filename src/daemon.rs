@@ -158,10 +158,16 @@ impl Loop {
         let mut ready_sent = false;
         let mut status = String::new();
         let mut probe: Option<tokio::task::JoinHandle<()>> = None;
+        // Retention runs at start and then once a day, in the background.
+        let mut next_prune = Utc::now();
         let result = loop {
             let now = Utc::now();
             for start in self.schedule.start_due(now) {
                 self.spawn(start, &shutdown);
+            }
+            if now >= next_prune {
+                next_prune = now + chrono::Duration::days(1);
+                spawn_prune(Arc::clone(&store), self.poller.config.daemon.retention);
             }
             if let Err(e) = writer_trouble(&health, give_up) {
                 break Err(e);
@@ -184,10 +190,11 @@ impl Loop {
                 status = now_status;
             }
 
-            let mut sleep = self
+            let wake_at = self
                 .schedule
                 .next_due()
-                .map(|t| (t - Utc::now()).to_std().unwrap_or(Duration::ZERO));
+                .map_or(next_prune, |t| t.min(next_prune));
+            let mut sleep = Some((wake_at - Utc::now()).to_std().unwrap_or(Duration::ZERO));
             if let Some(w) = watchdog {
                 sleep = Some(sleep.map_or(w / 2, |s| s.min(w / 2)));
             }
@@ -302,6 +309,26 @@ impl Loop {
             }
         }
     }
+}
+
+/// Apply retention without holding up the scheduler (the writer prunes in small batches).
+fn spawn_prune(store: Arc<Store>, retention: Duration) {
+    tokio::spawn(async move {
+        let Ok(age) = chrono::Duration::from_std(retention) else {
+            return;
+        };
+        match store.writer().prune(Utc::now() - age).await {
+            Ok(p) if p.items > 0 || p.tombstones > 0 => tracing::info!(
+                items = p.items,
+                stories = p.stories,
+                alerts = p.alerts,
+                tombstones = p.tombstones,
+                "pruned what is older than the retention period"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %format!("{e:#}"), "pruning"),
+        }
+    });
 }
 
 /// `Err` when the writer cannot work any more: the daemon must exit and be restarted.

@@ -15,7 +15,7 @@ use crate::feed_state::{FeedState, PollRecord, PollResult};
 use crate::fetch::{FetchSettings, Fetcher, Outcome};
 use crate::limits::Admission;
 use crate::parse::parse_feed;
-use crate::prepare::{CpuPool, Prepared, known_raw_hashes, prepare};
+use crate::prepare::{CpuPool, Prepared, known_entries, prepare};
 use crate::schedule;
 use crate::store::{IngestSummary, NewItem, PollOutcome, Store};
 
@@ -167,6 +167,7 @@ impl Poller {
         let outcome = PollOutcome {
             state: new_state.clone(),
             items: attempt.items,
+            still_listed: attempt.still_listed,
         };
         match self.store.writer().poll(outcome).await {
             Ok(summary) => {
@@ -204,9 +205,9 @@ impl Poller {
             Err(e) => return Attempt::failed(e.to_string(), e.http_status(), e.retry_after()),
         };
         let moved_to = resp.moved_to.as_ref().map(Url::to_string);
-        let (result, items) = match resp.outcome {
-            Outcome::NotModified => (PollResult::NotModified, Vec::new()),
-            Outcome::Gone => (PollResult::Gone, Vec::new()),
+        let (result, prepared) = match resp.outcome {
+            Outcome::NotModified => (PollResult::NotModified, Prepared::default()),
+            Outcome::Gone => (PollResult::Gone, Prepared::default()),
             Outcome::Body {
                 body,
                 content_type,
@@ -214,16 +215,16 @@ impl Poller {
             } => {
                 let base = resp.moved_to.clone().unwrap_or_else(|| url.clone());
                 match self.process(feed, state, body, content_type, base).await {
-                    Ok(p) => (
+                    Ok(mut p) => (
                         PollResult::Fetched {
                             validators,
-                            title: p.title,
+                            title: p.title.take(),
                             key_mode: p.key_mode,
                         },
-                        p.items,
+                        p,
                     ),
                     // Validators are not kept: the next poll must fetch the body again.
-                    Err(error) => (PollResult::Failed { error }, Vec::new()),
+                    Err(error) => (PollResult::Failed { error }, Prepared::default()),
                 }
             }
         };
@@ -231,7 +232,8 @@ impl Poller {
             result,
             http_status: Some(resp.status),
             moved_to,
-            items,
+            items: prepared.items,
+            still_listed: prepared.still_listed,
             not_before: None,
         }
     }
@@ -252,7 +254,7 @@ impl Poller {
                 parse_feed(&body, content_type.as_deref(), &base).map_err(|e| e.to_string())?;
             drop(body);
             prepare(doc, &config, &feed, key_mode, |keys| {
-                store.read(|c| known_raw_hashes(c, feed_id, keys.iter()))
+                store.read(|c| known_entries(c, feed_id, keys.iter(), Utc::now()))
             })
             .map_err(|e| format!("{e:#}"))
         };
@@ -366,6 +368,7 @@ struct Attempt {
     http_status: Option<u16>,
     moved_to: Option<String>,
     items: Vec<NewItem>,
+    still_listed: Vec<String>,
     /// A server's Retry-After.
     not_before: Option<DateTime<Utc>>,
 }
@@ -377,6 +380,7 @@ impl Attempt {
             http_status,
             moved_to: None,
             items: Vec::new(),
+            still_listed: Vec::new(),
             not_before,
         }
     }

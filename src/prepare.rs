@@ -74,27 +74,52 @@ pub struct Prepared {
     pub title: Option<String>,
     /// The key mode in effect (`None` for a document without items).
     pub key_mode: Option<KeyMode>,
-    /// Entries recognised as stored and unchanged.
+    /// Entries recognised as stored and unchanged (or pruned).
     pub unchanged: usize,
+    /// Keys of pruned entries the feed still lists whose tombstones need confirming.
+    pub still_listed: Vec<String>,
 }
 
-/// The stored raw hash of each of `keys` in feed `feed_id` that has one.
-pub fn known_raw_hashes(
+/// What the store knows of an entry's key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Known {
+    /// Stored, with this raw hash.
+    Stored(Vec<u8>),
+    /// Pruned by retention; `stale` when its tombstone was last confirmed over a day ago.
+    Pruned { stale: bool },
+}
+
+/// What the store knows of each of `keys` in feed `feed_id` (keys it does not know are absent).
+pub fn known_entries(
     conn: &Connection,
     feed_id: i64,
     keys: impl Iterator<Item = impl AsRef<str>>,
-) -> anyhow::Result<HashMap<String, Vec<u8>>> {
-    let mut stmt = conn.prepare_cached(
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<HashMap<String, Known>> {
+    let mut stored = conn.prepare_cached(
         "SELECT raw_hash FROM items WHERE feed_id = ?1 AND key = ?2 AND raw_hash IS NOT NULL",
     )?;
+    let mut pruned =
+        conn.prepare_cached("SELECT last_seen FROM tombstones WHERE feed_id = ?1 AND key = ?2")?;
+    let day_ago = crate::store::fmt_time(now - chrono::Duration::days(1));
     let mut out = HashMap::new();
     for key in keys {
         let key = key.as_ref();
-        if let Some(h) = stmt
+        if let Some(h) = stored
             .query_row(params![feed_id, key], |r| r.get::<_, Vec<u8>>(0))
             .optional()?
         {
-            out.insert(key.to_string(), h);
+            out.insert(key.to_string(), Known::Stored(h));
+        } else if let Some(seen) = pruned
+            .query_row(params![feed_id, key], |r| r.get::<_, String>(0))
+            .optional()?
+        {
+            out.insert(
+                key.to_string(),
+                Known::Pruned {
+                    stale: seen < day_ago,
+                },
+            );
         }
     }
     Ok(out)
@@ -107,7 +132,7 @@ pub fn prepare(
     config: &Config,
     feed: &FeedConfig,
     known_mode: Option<KeyMode>,
-    known: impl FnOnce(&[&str]) -> anyhow::Result<HashMap<String, Vec<u8>>>,
+    known: impl FnOnce(&[&str]) -> anyhow::Result<HashMap<String, Known>>,
 ) -> anyhow::Result<Prepared> {
     if failpoint::active_for("cpu-panic", &feed.name) {
         panic!("failpoint cpu-panic for feed {}", feed.name);
@@ -142,14 +167,23 @@ pub fn prepare(
     };
     for ((raw, plan), link) in doc.items.into_iter().zip(plans).zip(links) {
         let raw_hash = raw.raw_hash();
-        if plan
+        match plan
             .key
             .as_ref()
-            .and_then(|k| stored.get(k))
-            .is_some_and(|h| h[..] == raw_hash[..])
+            .and_then(|k| stored.get(k).map(|known| (k, known)))
         {
-            out.unchanged += 1;
-            continue;
+            Some((_, Known::Stored(h))) if h[..] == raw_hash[..] => {
+                out.unchanged += 1;
+                continue;
+            }
+            Some((key, Known::Pruned { stale })) => {
+                out.unchanged += 1;
+                if *stale {
+                    out.still_listed.push(key.clone());
+                }
+                continue;
+            }
+            _ => {}
         }
         out.items.push(new_item(
             raw,

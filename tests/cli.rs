@@ -151,13 +151,19 @@ notify = ["nobody"]
 
 #[test]
 fn settings_not_yet_applied_are_warned_about_but_accepted() {
-    let env = Env::new("[daemon]\ndatabase = \"feedwatch.db\"\nretention = \"30d\"\n");
+    let env = Env::new(
+        "[daemon]\ndatabase = \"feedwatch.db\"\nretention = \"30d\"\nrespect_cache_headers = true\n",
+    );
     let out = env.run(&["check"]);
     assert!(out.status.success());
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(
-        stderr.contains("feedwatch.toml:3:1: warning: `retention` is not applied"),
+        stderr.contains("feedwatch.toml:4:1: warning: this version does not read Cache-Control"),
         "{stderr}"
+    );
+    assert!(
+        !stderr.contains("retention"),
+        "retention is applied: {stderr}"
     );
 }
 

@@ -43,6 +43,12 @@ pub(super) fn validate(
     let alert_backoff = duration(d.alert_backoff.as_deref(), "alert_backoff", 30, problems);
     let busy_timeout = duration(d.busy_timeout.as_deref(), "busy_timeout", 10, problems);
     let give_up_after = duration(d.give_up_after.as_deref(), "give_up_after", 300, problems);
+    let story_window = duration(
+        d.story_window.as_deref(),
+        "story_window",
+        72 * 3600,
+        problems,
+    );
     let max_body = max_body(d.max_body.as_deref(), problems);
     let database = d
         .database
@@ -64,7 +70,10 @@ pub(super) fn validate(
         notify_errors: d.notify_errors.clone().unwrap_or_default(),
         alert_backoff,
         alert_attempts: d.alert_attempts.unwrap_or(10),
-        store: crate::store::StoreOptions { busy_timeout },
+        store: crate::store::StoreOptions {
+            busy_timeout,
+            story_window,
+        },
         give_up_after,
     })
 }
@@ -78,12 +87,6 @@ pub(super) fn finish(
     problems: &mut Problems,
     warnings: &mut Problems,
 ) {
-    if d.retention.is_some() {
-        warnings.value(
-            key("retention"),
-            "`retention` is not applied by this version yet: nothing is pruned",
-        );
-    }
     if d.respect_cache_headers.is_some() {
         warnings.value(
             key("respect_cache_headers"),

@@ -55,6 +55,7 @@ pub(super) struct RawDaemon {
     pub alert_attempts: Option<u32>,
     pub busy_timeout: Option<String>,
     pub give_up_after: Option<String>,
+    pub story_window: Option<String>,
 }
 
 #[derive(Deserialize)]

@@ -48,12 +48,14 @@ pub struct ItemMatch {
 }
 
 /// Everything one poll decided, as the writer stores it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct PollOutcome {
     /// The feed's state after the poll (see `FeedState::after_poll`).
     pub state: FeedState,
     /// New and edited items (known unchanged ones are left out before they get here).
     pub items: Vec<NewItem>,
+    /// Keys of pruned items the feed still lists: their tombstones must stay.
+    pub still_listed: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -64,7 +66,11 @@ pub struct IngestSummary {
 }
 
 /// Record one poll: its feed's state and its items.
-pub fn complete_poll(conn: &Connection, outcome: &PollOutcome) -> anyhow::Result<IngestSummary> {
+pub fn complete_poll(
+    conn: &Connection,
+    outcome: &PollOutcome,
+    window: chrono::Duration,
+) -> anyhow::Result<IngestSummary> {
     if failpoint::active_for("writer-panic", &outcome.state.name) {
         panic!("failpoint writer-panic for feed {}", outcome.state.name);
     }
@@ -72,10 +78,22 @@ pub fn complete_poll(conn: &Connection, outcome: &PollOutcome) -> anyhow::Result
         std::thread::sleep(std::time::Duration::from_secs(3600));
     }
     write_feed_state(conn, &outcome.state)?;
-    let now = fmt_time(outcome.state.last_poll.unwrap_or_else(Utc::now));
+    let now = outcome.state.last_poll.unwrap_or_else(Utc::now);
     let mut summary = IngestSummary::default();
+    let at = At {
+        feed_id: outcome.state.id,
+        now,
+        now_text: fmt_time(now),
+        window,
+    };
     for item in &outcome.items {
-        store_item(conn, outcome.state.id, item, &now, &mut summary)?;
+        store_item(conn, &at, item, &mut summary)?;
+    }
+    for key in &outcome.still_listed {
+        conn.prepare_cached(
+            "UPDATE tombstones SET last_seen = ?3 WHERE feed_id = ?1 AND key = ?2",
+        )?
+        .execute(params![at.feed_id, key, at.now_text])?;
     }
     Ok(summary)
 }
@@ -106,6 +124,14 @@ pub fn write_feed_state(conn: &Connection, s: &FeedState) -> anyhow::Result<()> 
         ])?;
     anyhow::ensure!(n == 1, "feed `{}` is not in the database", s.name);
     Ok(())
+}
+
+/// Where and when a poll's items are stored.
+struct At {
+    feed_id: i64,
+    now: DateTime<Utc>,
+    now_text: String,
+    window: chrono::Duration,
 }
 
 /// The stored row an item is, if any: by key, or by its alias when the links agree.
@@ -154,13 +180,12 @@ fn existing(
 
 fn store_item(
     conn: &Connection,
-    feed_id: i64,
+    at: &At,
     item: &NewItem,
-    now: &str,
     summary: &mut IngestSummary,
 ) -> anyhow::Result<()> {
     let raw_hash = &item.raw_hash[..];
-    match existing(conn, feed_id, item)? {
+    match existing(conn, at.feed_id, item)? {
         // The same text in a new wrapping (markup, whitespace): remember the new raw form so
         // the next poll skips it early.
         Some((id, hash)) if hash == item.content_hash => {
@@ -168,7 +193,9 @@ fn store_item(
                 .execute(params![id, raw_hash])?;
         }
         Some((id, _)) => {
-            // An edit: keep the row, its story and its alerts; no new alert.
+            // An edit: keep the row, its story and its alerts. It is matched again: a topic it
+            // matches for the first time alerts once (a one-line "URGENT" filled in later).
+            fts_delete(conn, id)?;
             let categories = serde_json::to_string(&item.categories)?;
             conn.prepare_cached(
                 "UPDATE items SET guid = ?2, title = ?3, url = ?4, canonical_url = ?5, author = ?6,
@@ -186,14 +213,20 @@ fn store_item(
                 item.content,
                 categories,
                 item.published.map(fmt_time),
-                now,
+                at.now_text,
                 item.content_hash,
                 raw_hash
             ])?;
+            fts_insert(conn, id, item, &categories)?;
+            let story_id: i64 = conn
+                .prepare_cached("SELECT story_id FROM items WHERE id = ?1")?
+                .query_row([id], |r| r.get(0))?;
             summary.updated_items += 1;
+            summary.alerts_created += record_matches(conn, item, id, story_id, &at.now_text)?;
         }
+        None if pruned(conn, at.feed_id, &item.key)? => {}
         None => {
-            let story_id = story_for(conn, item, now)?;
+            let story_id = super::stories::story_for(conn, at.feed_id, item, at.now, at.window)?;
             let categories = serde_json::to_string(&item.categories)?;
             // An item without a (readable) date is dated when first seen.
             let published = item.published.map(fmt_time);
@@ -203,7 +236,7 @@ fn store_item(
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
             )?
             .execute(params![
-                feed_id,
+                at.feed_id,
                 item.key,
                 item.guid,
                 item.title,
@@ -213,37 +246,54 @@ fn store_item(
                 item.summary,
                 item.content,
                 categories,
-                published.as_deref().unwrap_or(now),
-                now,
+                published.as_deref().unwrap_or(&at.now_text),
+                at.now_text,
                 item.content_hash,
                 story_id,
                 raw_hash
             ])?;
             let item_id = conn.last_insert_rowid();
+            fts_insert(conn, item_id, item, &categories)?;
             summary.new_items += 1;
-            summary.alerts_created += record_matches(conn, item, item_id, story_id, now)?;
+            summary.alerts_created += record_matches(conn, item, item_id, story_id, &at.now_text)?;
         }
     }
     Ok(())
 }
 
-/// The story a new item belongs to: the story of an earlier item with the same canonical URL
-/// (in any feed), else a new one.
-fn story_for(conn: &Connection, item: &NewItem, now: &str) -> anyhow::Result<i64> {
-    if let Some(url) = &item.canonical_url {
-        let found: Option<i64> = conn
-            .prepare_cached(
-                "SELECT story_id FROM items WHERE canonical_url = ?1 ORDER BY id LIMIT 1",
-            )?
-            .query_row([url], |r| r.get(0))
-            .optional()?;
-        if let Some(id) = found {
-            return Ok(id);
-        }
-    }
-    conn.prepare_cached("INSERT INTO stories (title, first_seen) VALUES (?1, ?2)")?
-        .execute(params![item.title, now])?;
-    Ok(conn.last_insert_rowid())
+/// Whether `key` belongs to an item pruned by retention: never new again.
+fn pruned(conn: &Connection, feed_id: i64, key: &str) -> anyhow::Result<bool> {
+    Ok(conn
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM tombstones WHERE feed_id = ?1 AND key = ?2)")?
+        .query_row(params![feed_id, key], |r| r.get(0))?)
+}
+
+/// Index an item's text for `feedwatch search` (FTS5 over the row's own columns).
+fn fts_insert(conn: &Connection, id: i64, item: &NewItem, categories: &str) -> anyhow::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO items_fts (rowid, title, summary, content, author, categories)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        id,
+        item.title,
+        item.summary,
+        item.content,
+        item.author,
+        categories
+    ])?;
+    Ok(())
+}
+
+/// Remove an item's text from the index, before the row changes or goes: an external-content
+/// index must be told the old values.
+pub fn fts_delete(conn: &Connection, id: i64) -> anyhow::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO items_fts (items_fts, rowid, title, summary, content, author, categories)
+         SELECT 'delete', id, title, summary, content, author, categories FROM items WHERE id = ?1",
+    )?
+    .execute([id])?;
+    Ok(())
 }
 
 /// Record which topics the item matches and queue one alert per (story, topic, notifier);
@@ -320,7 +370,16 @@ mod tests {
             last_poll: Some(Utc::now()),
             ..Default::default()
         };
-        complete_poll(c, &PollOutcome { state, items }).unwrap()
+        complete_poll(
+            c,
+            &PollOutcome {
+                state,
+                items,
+                still_listed: vec![],
+            },
+            chrono::Duration::hours(72),
+        )
+        .unwrap()
     }
 
     #[test]

@@ -12,8 +12,10 @@
 
 pub mod ingest;
 pub mod outbox;
+pub mod prune;
 pub mod queries;
 mod schema;
+pub mod stories;
 pub mod writer;
 
 use std::path::{Path, PathBuf};
@@ -34,12 +36,15 @@ pub use writer::{WriteOp, Writer, WriterHealth};
 pub struct StoreOptions {
     /// How long a write waits for another process's lock before it fails.
     pub busy_timeout: Duration,
+    /// How far back a new item looks for a story to join.
+    pub story_window: Duration,
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
         Self {
             busy_timeout: Duration::from_secs(10),
+            story_window: Duration::from_secs(72 * 3600),
         }
     }
 }
@@ -131,7 +136,7 @@ impl Store {
             path: path.to_path_buf(),
             options,
             readers: Mutex::new(Vec::new()),
-            writer: Writer::start(conn)?,
+            writer: Writer::start(conn, options)?,
         })
     }
 

@@ -300,3 +300,72 @@ pub fn list_alerts(conn: &Connection, status: Option<&str>) -> anyhow::Result<Ve
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
+
+/// One copy of a story: which outlet carried it, under which title and link, when.
+#[derive(Debug, Clone, Serialize)]
+pub struct CopyView {
+    pub item: i64,
+    pub feed: String,
+    pub title: String,
+    pub url: Option<String>,
+    pub published: Option<String>,
+    pub first_seen: String,
+}
+
+/// One row of `stories --json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoryView {
+    pub id: i64,
+    pub title: String,
+    pub first_seen: String,
+    /// Topics any copy matched.
+    pub topics: Vec<String>,
+    pub sources: Vec<CopyView>,
+}
+
+/// Stories with a copy first seen since `since`, newest first, each with every copy.
+pub fn list_stories(
+    conn: &Connection,
+    since: Option<DateTime<Utc>>,
+    limit: usize,
+) -> anyhow::Result<Vec<StoryView>> {
+    let mut stmt = conn.prepare(
+        "SELECT s.id, s.title, s.first_seen,
+                (SELECT json_group_array(topic) FROM (SELECT DISTINCT t.topic FROM item_topics t
+                   JOIN items x ON x.id = t.item_id WHERE x.story_id = s.id ORDER BY t.topic))
+         FROM stories s
+         WHERE EXISTS (SELECT 1 FROM items i WHERE i.story_id = s.id AND (?1 IS NULL OR i.first_seen >= ?1))
+         ORDER BY (SELECT MAX(first_seen) FROM items i WHERE i.story_id = s.id) DESC, s.id DESC
+         LIMIT ?2",
+    )?;
+    let mut stories: Vec<StoryView> = stmt
+        .query_map(params![since.map(fmt_time), limit as i64], |r| {
+            Ok(StoryView {
+                id: r.get(0)?,
+                title: r.get(1)?,
+                first_seen: r.get(2)?,
+                topics: serde_json::from_str(&r.get::<_, String>(3)?).unwrap_or_default(),
+                sources: Vec::new(),
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    let mut copies = conn.prepare_cached(
+        "SELECT i.id, f.name, i.title, i.url, i.published, i.first_seen
+         FROM items i JOIN feeds f ON f.id = i.feed_id WHERE i.story_id = ?1 ORDER BY i.first_seen, i.id",
+    )?;
+    for s in &mut stories {
+        s.sources = copies
+            .query_map([s.id], |r| {
+                Ok(CopyView {
+                    item: r.get(0)?,
+                    feed: r.get(1)?,
+                    title: r.get(2)?,
+                    url: r.get(3)?,
+                    published: r.get(4)?,
+                    first_seen: r.get(5)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+    }
+    Ok(stories)
+}

@@ -80,6 +80,27 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE items ADD COLUMN raw_hash BLOB;
     "#,
+    // 3: full-text search over items (external content: the text lives once, in `items`), the
+    // keys of pruned items (so a feed that still lists them never makes them new again), and
+    // what story joining needs (a near-duplicate signature per item, and when a story was last
+    // joined).
+    r#"
+    CREATE VIRTUAL TABLE items_fts USING fts5(
+        title, summary, content, author, categories,
+        content = 'items', content_rowid = 'id',
+        tokenize = 'unicode61 remove_diacritics 2'
+    );
+    INSERT INTO items_fts (items_fts) VALUES ('rebuild');
+    CREATE TABLE tombstones (
+        feed_id INTEGER NOT NULL REFERENCES feeds(id) ON DELETE CASCADE,
+        key TEXT NOT NULL,
+        last_seen TEXT NOT NULL,           -- last time a poll found the feed still listing it
+        PRIMARY KEY (feed_id, key)
+    ) WITHOUT ROWID;
+    ALTER TABLE items ADD COLUMN signature BLOB;
+    CREATE INDEX items_feed_first_seen ON items(feed_id, first_seen);
+    CREATE INDEX alerts_story ON alerts(story_id);
+    "#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> anyhow::Result<()> {

@@ -53,6 +53,11 @@ pub enum WriteOp {
     },
     /// Nothing: an empty transaction, to learn whether the database takes writes again.
     Probe,
+    /// Delete (a batch of) items first seen before `before`, keeping their keys.
+    Prune {
+        before: DateTime<Utc>,
+        now: DateTime<Utc>,
+    },
 }
 
 /// What a [`WriteOp`] came to.
@@ -64,6 +69,7 @@ pub enum Reply {
     Found(bool),
     /// `RetryAlerts`: how many were requeued, and the given ids that named no failed alert.
     Retried(usize, Vec<String>),
+    Pruned(super::prune::Pruned),
 }
 
 struct Request {
@@ -163,7 +169,7 @@ impl Drop for EndSignal {
 
 impl Writer {
     /// Start the writer thread on `conn` (already migrated).
-    pub fn start(conn: Connection) -> anyhow::Result<Self> {
+    pub fn start(conn: Connection, options: super::StoreOptions) -> anyhow::Result<Self> {
         let (tx, rx) = mpsc::channel(QUEUE);
         let health = Arc::new(WriterHealth::default());
         health.now_ms();
@@ -173,7 +179,7 @@ impl Writer {
             .name("feedwatch-writer".into())
             .spawn(move || {
                 let _end = EndSignal(end_tx, Arc::clone(&h));
-                run(conn, rx, &h);
+                run(conn, rx, &h, &options);
             })
             .context("starting the database writer thread")?;
         Ok(Self { tx, health, ended })
@@ -226,6 +232,30 @@ impl Writer {
         }
     }
 
+    /// Apply retention: prune in batches (one transaction each, so the lock is never held long)
+    /// until nothing older than `before` is left.
+    pub async fn prune(&self, before: DateTime<Utc>) -> anyhow::Result<super::prune::Pruned> {
+        let mut total = super::prune::Pruned::default();
+        loop {
+            match self
+                .call(WriteOp::Prune {
+                    before,
+                    now: Utc::now(),
+                })
+                .await?
+            {
+                Reply::Pruned(p) => {
+                    let more = p.items == super::prune::BATCH;
+                    total += p;
+                    if !more {
+                        return Ok(total);
+                    }
+                }
+                other => anyhow::bail!("unexpected writer reply {other:?}"),
+            }
+        }
+    }
+
     pub async fn retry_alerts(
         &self,
         ids: Vec<String>,
@@ -238,7 +268,12 @@ impl Writer {
     }
 }
 
-fn run(mut conn: Connection, mut rx: mpsc::Receiver<Request>, health: &WriterHealth) {
+fn run(
+    mut conn: Connection,
+    mut rx: mpsc::Receiver<Request>,
+    health: &WriterHealth,
+    options: &super::StoreOptions,
+) {
     let mut batch: Vec<Request> = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = rx.blocking_recv() {
         batch.push(first);
@@ -253,7 +288,7 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<Request>, health: &WriterHea
             // The thread itself dies (not one message): the daemon must notice and exit.
             panic!("failpoint writer-die");
         }
-        let results = commit(&mut conn, &batch, health);
+        let results = commit(&mut conn, &batch, health, options);
         health.busy_since.store(0, Ordering::Relaxed);
         for (req, result) in batch.drain(..).zip(results) {
             // A caller that gave up waiting (a cancelled poll) is not an error.
@@ -268,8 +303,9 @@ fn commit(
     conn: &mut Connection,
     batch: &[Request],
     health: &WriterHealth,
+    options: &super::StoreOptions,
 ) -> Vec<Result<Reply, String>> {
-    match std::panic::catch_unwind(AssertUnwindSafe(|| apply_batch(conn, batch))) {
+    match std::panic::catch_unwind(AssertUnwindSafe(|| apply_batch(conn, batch, options))) {
         Ok(Ok(results)) => {
             // A message can fail for its own reasons (a feed left the config); the database
             // is failing only when SQLite itself says so.
@@ -292,7 +328,7 @@ fn commit(
         }
         Err(_) if batch.len() > 1 => batch
             .iter()
-            .flat_map(|r| commit(conn, std::slice::from_ref(r), health))
+            .flat_map(|r| commit(conn, std::slice::from_ref(r), health, options))
             .collect(),
         Err(panic) => vec![Err(format!(
             "internal error while writing: {}",
@@ -328,21 +364,25 @@ fn is_database_failure(e: &anyhow::Error) -> bool {
 type Results = Vec<anyhow::Result<Reply>>;
 
 /// `Err` only when the transaction itself failed (begin or commit): then nothing was written.
-fn apply_batch(conn: &mut Connection, batch: &[Request]) -> anyhow::Result<Results> {
+fn apply_batch(
+    conn: &mut Connection,
+    batch: &[Request],
+    options: &super::StoreOptions,
+) -> anyhow::Result<Results> {
     // IMMEDIATE: take the write lock first (waiting on the busy timeout). A deferred
     // transaction that reads and then writes fails at once if another process wrote meanwhile.
     let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut results = Vec::with_capacity(batch.len());
     if let [one] = batch {
         // A lone message needs no savepoint: its failure is the transaction's.
-        results.push(apply(&tx, &one.op));
+        results.push(apply(&tx, &one.op, options));
         if results[0].is_err() {
             return Ok(results);
         }
     } else {
         for req in batch {
             let sp = tx.savepoint()?;
-            match apply(&sp, &req.op) {
+            match apply(&sp, &req.op, options) {
                 Ok(r) => {
                     sp.commit()?;
                     results.push(Ok(r));
@@ -356,10 +396,15 @@ fn apply_batch(conn: &mut Connection, batch: &[Request]) -> anyhow::Result<Resul
     Ok(results)
 }
 
-fn apply(tx: &Connection, op: &WriteOp) -> anyhow::Result<Reply> {
+fn apply(tx: &Connection, op: &WriteOp, options: &super::StoreOptions) -> anyhow::Result<Reply> {
+    let window = chrono::Duration::from_std(options.story_window)
+        .unwrap_or_else(|_| chrono::Duration::hours(72));
     match op {
         WriteOp::SyncFeeds(feeds) => queries::sync_feeds(tx, feeds).map(|()| Reply::Done),
-        WriteOp::Poll(outcome) => ingest::complete_poll(tx, outcome).map(Reply::Ingested),
+        WriteOp::Poll(outcome) => ingest::complete_poll(tx, outcome, window).map(Reply::Ingested),
+        WriteOp::Prune { before, now } => {
+            super::prune::prune_batch(tx, *before, *now).map(Reply::Pruned)
+        }
         WriteOp::ResetFeed { name } => queries::reset_feed(tx, name).map(Reply::Found),
         WriteOp::AlertSent { id, at } => outbox::mark_sent(tx, *id, *at).map(|()| Reply::Done),
         WriteOp::AlertFailed {

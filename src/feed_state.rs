@@ -60,6 +60,9 @@ pub struct FeedState {
     pub retry_after: Option<DateTime<Utc>>,
     /// How `dedup = "auto"` keys this feed's items, once decided.
     pub key_mode: Option<KeyMode>,
+    /// The publisher's hint that holds `next_poll` later than the schedule, if one does
+    /// (e.g. "Cache-Control max-age=3600").
+    pub held_by: Option<String>,
 }
 
 /// What one poll came to, as far as the feed's state is concerned.
@@ -90,6 +93,8 @@ pub struct PollRecord {
     /// The server's Retry-After, if it sent one with an error.
     pub retry_after: Option<DateTime<Utc>>,
     pub next_poll: DateTime<Utc>,
+    /// Why `next_poll` is later than the schedule, when a publisher's hint made it so.
+    pub held_by: Option<String>,
 }
 
 impl PollRecord {
@@ -145,6 +150,7 @@ impl FeedState {
                 s.error = Some(error.clone());
                 s.consecutive_errors = self.consecutive_errors.saturating_add(1);
                 s.next_poll = Some(rec.next_poll);
+                s.held_by = None;
                 s.retry_after = rec.retry_after;
             }
         }
@@ -152,6 +158,7 @@ impl FeedState {
     }
 
     fn succeeded(&mut self, rec: &PollRecord) {
+        self.held_by = rec.held_by.clone();
         self.status = Status::Ok;
         self.last_ok = Some(rec.now);
         self.error = None;
@@ -193,6 +200,7 @@ mod tests {
             moved_to: None,
             retry_after: None,
             next_poll: at("2026-01-01T10:15:00Z"),
+            held_by: None,
         }
     }
 

@@ -43,6 +43,8 @@ pub struct Response {
     pub status: u16,
     /// Set when every redirect hop was permanent: the feed's new address.
     pub moved_to: Option<Url>,
+    /// How long the response says it stays fresh (Cache-Control, Expires).
+    pub hint: Option<crate::hints::Hint>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -170,6 +172,19 @@ impl Fetcher {
     ) -> Result<Response, FetchError> {
         let status = resp.status();
         let code = status.as_u16();
+        let hint = {
+            let h = resp.headers();
+            let text = |name| h.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
+            crate::hints::from_headers(
+                crate::hints::Headers {
+                    cache_control: text(header::CACHE_CONTROL),
+                    expires: text(header::EXPIRES),
+                    date: text(header::DATE),
+                    age: text(header::AGE),
+                },
+                Utc::now(),
+            )
+        };
         let outcome = match status {
             StatusCode::NOT_MODIFIED if conditional => Outcome::NotModified,
             StatusCode::NOT_MODIFIED => return Err(FetchError::UnaskedNotModified),
@@ -210,6 +225,7 @@ impl Fetcher {
             outcome,
             status: code,
             moved_to,
+            hint,
         })
     }
 }

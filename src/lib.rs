@@ -14,6 +14,7 @@ pub mod daemon;
 pub mod failpoint;
 pub mod feed_state;
 pub mod fetch;
+pub mod hints;
 pub mod identity;
 pub mod limits;
 pub mod notify;

@@ -142,23 +142,32 @@ impl Poller {
     ) -> PollDone {
         let now = Utc::now();
         let failed = matches!(attempt.result, PollResult::Failed { .. });
+        let scheduled = schedule::next_poll(
+            self.config.schedule_of(feed),
+            self.config.daemon.timezone,
+            &feed.name,
+            now,
+            schedule::LastPoll {
+                consecutive_errors: if failed {
+                    state.consecutive_errors.saturating_add(1)
+                } else {
+                    0
+                },
+                not_before: attempt.not_before,
+            },
+        );
+        // A publisher's freshness hint holds a successful poll's next one back (capped).
+        let hint = attempt
+            .hint
+            .as_ref()
+            .filter(|_| !failed && feed.respects_cache_headers(&self.config.daemon));
+        let (next_poll, held_by) =
+            crate::hints::hold(scheduled, hint, now, self.config.daemon.cache_max);
         let record = PollRecord {
             now,
             http_status: attempt.http_status,
-            next_poll: schedule::next_poll(
-                self.config.schedule_of(feed),
-                self.config.daemon.timezone,
-                &feed.name,
-                now,
-                schedule::LastPoll {
-                    consecutive_errors: if failed {
-                        state.consecutive_errors.saturating_add(1)
-                    } else {
-                        0
-                    },
-                    not_before: attempt.not_before,
-                },
-            ),
+            next_poll,
+            held_by,
             result: attempt.result,
             moved_to: attempt.moved_to,
             retry_after: attempt.not_before,
@@ -235,6 +244,7 @@ impl Poller {
             items: prepared.items,
             still_listed: prepared.still_listed,
             not_before: None,
+            hint: resp.hint,
         }
     }
 
@@ -371,6 +381,8 @@ struct Attempt {
     still_listed: Vec<String>,
     /// A server's Retry-After.
     not_before: Option<DateTime<Utc>>,
+    /// How long the publisher says the feed stays fresh.
+    hint: Option<crate::hints::Hint>,
 }
 
 impl Attempt {
@@ -382,6 +394,7 @@ impl Attempt {
             items: Vec::new(),
             still_listed: Vec::new(),
             not_before,
+            hint: None,
         }
     }
 }

@@ -391,3 +391,104 @@ async fn poll_skips_gone_feeds_unless_named_and_honours_retry_after() {
     assert_eq!(named.status.code(), Some(1));
     assert_eq!(gets().await, 3);
 }
+
+/// A responder that notes when each request arrived.
+#[derive(Clone)]
+struct Timed {
+    at: std::sync::Arc<std::sync::Mutex<Vec<std::time::Instant>>>,
+    response: ResponseTemplate,
+}
+
+impl Timed {
+    fn new(response: ResponseTemplate) -> Self {
+        Self {
+            at: Default::default(),
+            response,
+        }
+    }
+    fn times(&self) -> Vec<std::time::Instant> {
+        self.at.lock().unwrap().clone()
+    }
+}
+
+impl wiremock::Respond for Timed {
+    fn respond(&self, _: &wiremock::Request) -> ResponseTemplate {
+        self.at.lock().unwrap().push(std::time::Instant::now());
+        self.response.clone()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn publisher_freshness_hints_hold_polls_back_and_cookies_never_return() {
+    let s = MockServer::start().await;
+    let body = rss_with_seed("a", "https://outlet.example/a");
+    let ok = || ResponseTemplate::new(200).set_body_string(body.clone());
+    let max_age = Timed::new(ok().insert_header("Cache-Control", "public, max-age=3"));
+    // Expires is absolute: after it passes, the feed is polled on its schedule again.
+    let expiry = chrono::Utc::now() + chrono::Duration::seconds(4);
+    let expires = Timed::new(ok().insert_header(
+        "Expires",
+        expiry.to_rfc2822().replace("+0000", "GMT").as_str(),
+    ));
+    let plain = Timed::new(ok().insert_header("Set-Cookie", "session=abc123; Path=/"));
+    for (route, responder) in [
+        ("/max-age", &max_age),
+        ("/expires", &expires),
+        ("/plain", &plain),
+    ] {
+        Mock::given(method("GET"))
+            .and(path(route))
+            .respond_with(responder.clone())
+            .mount(&s)
+            .await;
+    }
+    let feeds = [
+        ("max-age", format!("{}/max-age", s.uri())),
+        ("expires", format!("{}/expires", s.uri())),
+        ("plain", format!("{}/plain", s.uri())),
+    ];
+    // Polled every second, unless a hint says otherwise.
+    let env = Env::new(&cfg(&feeds, "schedule = \"* * * * * *\""));
+    let mut d = env.spawn_daemon();
+    d.wait_for("two polls of the max-age feed", async || {
+        max_age.times().len() >= 2
+    })
+    .await;
+    let held = feed_view(&env, "max-age");
+    assert_eq!(held["held_by"], "Cache-Control max-age=3", "{held}");
+    d.wait_for(
+        "the expired feed to be polled every second again",
+        async || expires.times().len() >= 3,
+    )
+    .await;
+    d.signal("TERM");
+    assert!(d.wait_exit(Duration::from_secs(10)).success());
+
+    let gaps = |t: Vec<std::time::Instant>| -> Vec<Duration> {
+        t.windows(2).map(|w| w[1] - w[0]).collect()
+    };
+    for g in gaps(max_age.times()) {
+        assert!(
+            g >= Duration::from_millis(2900),
+            "max-age=3 polled again after {g:?}"
+        );
+    }
+    let e = expires.times();
+    // The first poll saw an Expires about 4 s ahead (1 s resolution): nothing before it.
+    assert!(
+        e[1] - e[0] >= Duration::from_millis(2500),
+        "{:?}",
+        gaps(e.clone())
+    );
+    assert!(
+        gaps(plain.times())
+            .iter()
+            .all(|g| *g < Duration::from_millis(2500)),
+        "the unhinted feed follows its schedule"
+    );
+    for r in s.received_requests().await.unwrap() {
+        assert!(r.headers.get("cookie").is_none(), "a cookie was sent back");
+        assert!(r.headers.get("referer").is_none(), "a referer was sent");
+        assert!(r.url.query().is_none(), "no cache-busting query");
+    }
+}

@@ -61,7 +61,11 @@ pub fn list(cfg: Config, json: bool) -> Result<ExitCode, Failure> {
                     .unwrap_or_else(|| "-".into()),
                 f.items,
                 f.last_poll.as_deref().unwrap_or("-"),
-                f.next_poll.as_deref().unwrap_or("-"),
+                match (&f.next_poll, &f.held_by) {
+                    (Some(t), Some(why)) => format!("{t} (held by {why})"),
+                    (Some(t), None) => t.clone(),
+                    (None, _) => "-".into(),
+                },
                 f.url,
                 f.error
                     .map(|e| format!("\n    error: {e}"))

@@ -43,6 +43,7 @@ pub(super) fn validate(
     let alert_backoff = duration(d.alert_backoff.as_deref(), "alert_backoff", 30, problems);
     let busy_timeout = duration(d.busy_timeout.as_deref(), "busy_timeout", 10, problems);
     let give_up_after = duration(d.give_up_after.as_deref(), "give_up_after", 300, problems);
+    let cache_max = duration(d.cache_max.as_deref(), "cache_max", 86400, problems);
     let story_window = duration(
         d.story_window.as_deref(),
         "story_window",
@@ -67,6 +68,7 @@ pub(super) fn validate(
         user_agent: d.user_agent.clone().unwrap_or_else(default_user_agent),
         retention,
         respect_cache_headers: d.respect_cache_headers.unwrap_or(true),
+        cache_max,
         notify_errors: d.notify_errors.clone().unwrap_or_default(),
         alert_backoff,
         alert_attempts: d.alert_attempts.unwrap_or(10),
@@ -87,12 +89,6 @@ pub(super) fn finish(
     problems: &mut Problems,
     warnings: &mut Problems,
 ) {
-    if d.respect_cache_headers.is_some() {
-        warnings.value(
-            key("respect_cache_headers"),
-            "this version does not read Cache-Control, Expires or <ttl> yet (Retry-After on 429/503 is honoured)",
-        );
-    }
     if d.notify_errors.as_ref().is_some_and(|v| !v.is_empty()) {
         warnings.value(
             key("notify_errors"),

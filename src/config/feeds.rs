@@ -52,6 +52,7 @@ fn feed(
         schedule,
         tags: f.tags,
         dedup,
+        respect_cache_headers: f.respect_cache_headers,
     })
 }
 

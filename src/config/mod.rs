@@ -75,6 +75,8 @@ pub struct DaemonConfig {
     pub user_agent: String,
     pub retention: Duration,
     pub respect_cache_headers: bool,
+    /// The longest a freshness hint may hold a feed back.
+    pub cache_max: Duration,
     pub notify_errors: Vec<String>,
     /// First retry delay of a failed delivery; doubles each attempt.
     pub alert_backoff: Duration,
@@ -94,6 +96,16 @@ pub struct FeedConfig {
     pub schedule: Option<CronExpr>,
     pub tags: Vec<String>,
     pub dedup: DedupPolicy,
+    /// `false` opts this feed out of `[daemon] respect_cache_headers`.
+    pub respect_cache_headers: Option<bool>,
+}
+
+impl FeedConfig {
+    /// Whether the publisher's freshness hints hold this feed's polls back.
+    pub fn respects_cache_headers(&self, daemon: &DaemonConfig) -> bool {
+        self.respect_cache_headers
+            .unwrap_or(daemon.respect_cache_headers)
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -56,6 +56,7 @@ pub(super) struct RawDaemon {
     pub busy_timeout: Option<String>,
     pub give_up_after: Option<String>,
     pub story_window: Option<String>,
+    pub cache_max: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -66,6 +67,7 @@ pub(super) struct RawFeed {
     #[serde(default)]
     pub tags: Vec<String>,
     pub dedup: Option<String>,
+    pub respect_cache_headers: Option<bool>,
 }
 
 #[derive(Deserialize)]

@@ -77,7 +77,7 @@ pub fn sync_feeds(conn: &Connection, feeds: &[FeedSync]) -> anyhow::Result<()> {
 }
 
 const STATE_COLUMNS: &str = "id, name, url, state, title, etag, last_modified, http_status,
-    last_poll, last_ok, error, consecutive_errors, next_poll, retry_after, key_mode";
+    last_poll, last_ok, error, consecutive_errors, next_poll, retry_after, key_mode, held_by";
 
 fn state_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FeedState> {
     let time = |i: usize| -> rusqlite::Result<Option<DateTime<Utc>>> {
@@ -106,6 +106,7 @@ fn state_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FeedState> {
             .get::<_, Option<String>>(14)?
             .as_deref()
             .and_then(KeyMode::parse),
+        held_by: r.get(15)?,
     })
 }
 
@@ -141,7 +142,7 @@ pub fn reset_feed(conn: &Connection, name: &str) -> anyhow::Result<bool> {
 }
 
 /// One row of `feeds --json`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct FeedView {
     pub name: String,
     pub url: String,
@@ -153,12 +154,14 @@ pub struct FeedView {
     pub consecutive_errors: u32,
     pub next_poll: Option<String>,
     pub items: i64,
+    /// The publisher's hint holding the next poll later than the schedule, if any.
+    pub held_by: Option<String>,
 }
 
 pub fn list_feeds(conn: &Connection, config: &Config) -> anyhow::Result<Vec<FeedView>> {
     let mut stmt = conn.prepare(
         "SELECT url, state, http_status, last_poll, last_ok, error, consecutive_errors, next_poll,
-                (SELECT COUNT(*) FROM items WHERE feed_id = feeds.id)
+                (SELECT COUNT(*) FROM items WHERE feed_id = feeds.id), held_by
          FROM feeds WHERE name = ?1",
     )?;
     let mut out = Vec::new();
@@ -176,6 +179,7 @@ pub fn list_feeds(conn: &Connection, config: &Config) -> anyhow::Result<Vec<Feed
                     consecutive_errors: r.get(6)?,
                     next_poll: r.get(7)?,
                     items: r.get(8)?,
+                    held_by: r.get(9)?,
                 })
             })
             .optional()?;
@@ -183,13 +187,7 @@ pub fn list_feeds(conn: &Connection, config: &Config) -> anyhow::Result<Vec<Feed
             name: f.name.clone(),
             url: f.url.to_string(),
             state: "new".into(),
-            http_status: None,
-            last_poll: None,
-            last_ok: None,
-            error: None,
-            consecutive_errors: 0,
-            next_poll: None,
-            items: 0,
+            ..Default::default()
         }));
     }
     Ok(out)

@@ -100,6 +100,7 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE items ADD COLUMN signature BLOB;
     CREATE INDEX items_feed_first_seen ON items(feed_id, first_seen);
     CREATE INDEX alerts_story ON alerts(story_id);
+    ALTER TABLE feeds ADD COLUMN held_by TEXT;     -- the publisher hint holding next_poll back
     "#,
 ];
 

@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::fmt_time;
+use super::outbox::{self, FeedEventAlert};
 use crate::failpoint;
 use crate::feed_state::FeedState;
 
@@ -54,6 +55,9 @@ pub struct PollOutcome {
     pub state: FeedState,
     /// New and edited items (known unchanged ones are left out before they get here).
     pub items: Vec<NewItem>,
+    /// Feed-health events this poll caused (see `feed_state::health_event`), queued in the
+    /// same transaction as the state that caused them.
+    pub events: Vec<FeedEventAlert>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -77,6 +81,7 @@ pub fn complete_poll(conn: &Connection, outcome: &PollOutcome) -> anyhow::Result
     for item in &outcome.items {
         store_item(conn, outcome.state.id, item, &now, &mut summary)?;
     }
+    summary.alerts_created += outbox::insert_feed_events(conn, &outcome.events, &now)?;
     Ok(summary)
 }
 
@@ -320,7 +325,15 @@ mod tests {
             last_poll: Some(Utc::now()),
             ..Default::default()
         };
-        complete_poll(c, &PollOutcome { state, items }).unwrap()
+        complete_poll(
+            c,
+            &PollOutcome {
+                state,
+                items,
+                events: Vec::new(),
+            },
+        )
+        .unwrap()
     }
 
     #[test]

@@ -80,6 +80,40 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE items ADD COLUMN raw_hash BLOB;
     "#,
+    // 3: feed-health events share the outbox (no story, item or topic); rate limits and
+    // digests. SQLite cannot drop a NOT NULL, so the table is rebuilt with its rows.
+    //   event: topic.match | feed.failing | feed.gone | feed.recovered
+    //   feed_event: JSON of the feed's state the event reports (feed events only)
+    //   held: 1 while the alert waits because its notifier's max_per_hour was reached
+    r#"
+    CREATE TABLE alerts_v3 (
+        id INTEGER PRIMARY KEY,
+        uid TEXT NOT NULL UNIQUE,
+        event TEXT NOT NULL DEFAULT 'topic.match',
+        story_id INTEGER REFERENCES stories(id),
+        item_id INTEGER REFERENCES items(id) ON DELETE SET NULL,
+        topic TEXT,
+        notifier TEXT NOT NULL,
+        matched_terms TEXT NOT NULL DEFAULT '[]',
+        feed_event TEXT,
+        status TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        created TEXT NOT NULL,
+        sent TEXT,
+        next_attempt TEXT NOT NULL,
+        held INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (story_id, topic, notifier)
+    );
+    INSERT INTO alerts_v3 (id, uid, story_id, item_id, topic, notifier, matched_terms, status,
+                           attempts, last_error, created, sent, next_attempt)
+        SELECT id, uid, story_id, item_id, topic, notifier, matched_terms, status, attempts,
+               last_error, created, sent, next_attempt FROM alerts;
+    DROP TABLE alerts;
+    ALTER TABLE alerts_v3 RENAME TO alerts;
+    CREATE INDEX alerts_due ON alerts(status, next_attempt);
+    CREATE INDEX alerts_notifier_sent ON alerts(notifier, sent) WHERE sent IS NOT NULL;
+    "#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> anyhow::Result<()> {

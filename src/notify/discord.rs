@@ -8,6 +8,7 @@ use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
 use url::Url;
 
+use super::format;
 use super::render::{self, Doc};
 use super::template::Templates;
 use super::{Delivery, Message, Notifier, http};
@@ -32,20 +33,20 @@ impl Discord {
 }
 
 fn description(doc: &Doc) -> String {
-    let mut parts: Vec<String> = doc.sections.iter().map(render::discord_section).collect();
+    let mut parts: Vec<String> = doc.sections.iter().map(format::discord_section).collect();
     parts.extend(
         doc.notes
             .iter()
-            .map(|n| format!("*{}*", render::discord_escape(n))),
+            .map(|n| format!("*{}*", format::discord_escape(n))),
     );
     parts.join("\n\n")
 }
 
 pub fn body(doc: &Doc) -> Value {
     let mut embed = json!({
-        "title": render::truncate(&doc.title, TITLE_MAX),
-        "description": render::fit(doc, DESCRIPTION_MAX, description),
-        "footer": {"text": render::truncate(&doc.footer, 2000)},
+        "title": format::truncate(&doc.title, TITLE_MAX),
+        "description": format::fit(doc, DESCRIPTION_MAX, description),
+        "footer": {"text": format::truncate(&doc.footer, 2000)},
     });
     if let Some(link) = &doc.link {
         embed["url"] = json!(link);

@@ -92,9 +92,10 @@ impl Dispatcher {
                 .store
                 .read_async(move |c| outbox::due_alerts(c, now, BATCH))
                 .await?;
-            let n = due.len();
+            let n = due.alerts.len() + due.unreadable.len();
+            self.fail_unreadable(due.unreadable, &mut stats).await?;
             let mut queues: BTreeMap<String, Vec<AlertContext>> = BTreeMap::new();
-            for alert in due {
+            for alert in due.alerts {
                 queues
                     .entry(alert.notifier.clone())
                     .or_default()
@@ -115,6 +116,30 @@ impl Dispatcher {
         }
     }
 
+    /// Rows this version cannot render fail at once (`alerts` shows why) instead of being
+    /// found due on every pass.
+    async fn fail_unreadable(
+        &self,
+        rows: Vec<(i64, String)>,
+        stats: &mut PassStats,
+    ) -> anyhow::Result<()> {
+        for (id, why) in rows {
+            tracing::error!(alert = id, error = %why, "alert cannot be read; marked failed");
+            stats.failed += 1;
+            self.store
+                .writer()
+                .call(WriteOp::AlertFailed {
+                    ids: vec![id],
+                    error: format!("this alert cannot be read: {why}"),
+                    retry_at: None,
+                })
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// One notifier's due alerts, in order, until its receiver fails as a whole or its rate
+    /// limit is full.
     async fn deliver_queue(
         &self,
         name: String,
@@ -124,20 +149,19 @@ impl Dispatcher {
         let mut stats = PassStats::default();
         let Some(cfg) = self.config.notifier(&name) else {
             let error = format!("notifier `{name}` is no longer configured");
-            for a in &alerts {
-                self.record_failure(&[a], &name, error.clone(), None, true, &mut stats)
-                    .await?;
-            }
+            let all: Vec<&AlertContext> = alerts.iter().collect();
+            self.record_failure(&all, &name, error, None, true, &mut stats)
+                .await?;
             return Ok(stats);
         };
         let notifier = match self.notifiers.get(&name) {
             Some(Ok(n)) => n,
             Some(Err(e)) => {
-                let e = e.clone();
-                return self
-                    .receiver_failed(cfg, &alerts.iter().collect::<Vec<_>>(), e, None, &mut stats)
-                    .await
-                    .map(|()| stats);
+                // One probe, as for a receiver that is down.
+                let probe: Vec<&AlertContext> = alerts.iter().take(1).collect();
+                self.receiver_failed(cfg, &probe, e.clone(), None, &mut stats)
+                    .await?;
+                return Ok(stats);
             }
             None => return Ok(stats),
         };
@@ -149,23 +173,10 @@ impl Dispatcher {
         };
         for (i, mut msg) in messages.iter().cloned().enumerate() {
             if let Some(limit) = &mut limit {
-                if let Some(slot) =
-                    plan::rate_slot(&limit.sent, limit.max, self.rate_window, Utc::now())
+                if self
+                    .hold_if_full(&name, limit, &messages[i..], &mut stats)
+                    .await?
                 {
-                    let ids: Vec<i64> = messages[i..]
-                        .iter()
-                        .flat_map(|m| m.alerts().iter().map(|a| a.id))
-                        .collect();
-                    tracing::info!(notifier = %name, alerts = ids.len(), until = %slot.to_rfc3339(), max_per_hour = limit.max, "rate limit reached; holding alerts back");
-                    stats.waiting += ids.len();
-                    self.store
-                        .writer()
-                        .call(WriteOp::AlertsDeferred {
-                            ids,
-                            until: slot,
-                            held: true,
-                        })
-                        .await?;
                     break;
                 }
                 msg.held_back = limit.held;
@@ -174,35 +185,83 @@ impl Dispatcher {
                 _ = stop.cancelled() => break,
                 outcome = notifier.send(&msg) => outcome,
             };
-            let members: Vec<&AlertContext> = msg.alerts().iter().collect();
-            match outcome {
-                Delivery::Sent => {
-                    let now = Utc::now();
-                    self.failing
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .remove(&name);
-                    if let Some(limit) = &mut limit {
-                        limit.sent.push(now);
-                        limit.held = limit
-                            .held
-                            .saturating_sub(members.iter().filter(|a| a.held).count());
-                    }
-                    self.record_sent(&msg, now, &mut stats).await;
-                }
-                Delivery::Retry { error, not_before } => {
-                    self.receiver_failed(cfg, &members, error, not_before, &mut stats)
-                        .await?;
-                    // The rest of this queue waits for the receiver's next probe.
-                    break;
-                }
-                Delivery::Permanent { error } => {
-                    self.record_failure(&members, &name, error, None, true, &mut stats)
-                        .await?;
-                }
+            if !self
+                .settle(cfg, &msg, outcome, limit.as_mut(), &mut stats)
+                .await?
+            {
+                break;
             }
         }
         Ok(stats)
+    }
+
+    /// When the rate limit is full, hold `rest` back until its next free slot: `true` then.
+    async fn hold_if_full(
+        &self,
+        name: &str,
+        limit: &RateState,
+        rest: &[Message],
+        stats: &mut PassStats,
+    ) -> anyhow::Result<bool> {
+        let Some(slot) = plan::rate_slot(&limit.sent, limit.max, self.rate_window, Utc::now())
+        else {
+            return Ok(false);
+        };
+        let ids: Vec<i64> = rest
+            .iter()
+            .flat_map(|m| m.alerts().iter().map(|a| a.id))
+            .collect();
+        tracing::info!(notifier = %name, alerts = ids.len(), until = %slot.to_rfc3339(),
+            max_per_hour = limit.max, "rate limit reached; holding alerts back");
+        stats.waiting += ids.len();
+        self.store
+            .writer()
+            .call(WriteOp::AlertsDeferred {
+                ids,
+                until: slot,
+                held: true,
+            })
+            .await?;
+        Ok(true)
+    }
+
+    /// Record what one message came to; `false` when the rest of the queue must wait (the
+    /// receiver failed as a whole).
+    async fn settle(
+        &self,
+        cfg: &NotifierConfig,
+        msg: &Message,
+        outcome: Delivery,
+        limit: Option<&mut RateState>,
+        stats: &mut PassStats,
+    ) -> anyhow::Result<bool> {
+        let members: Vec<&AlertContext> = msg.alerts().iter().collect();
+        match outcome {
+            Delivery::Sent => {
+                let now = Utc::now();
+                self.failing
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .remove(&cfg.name);
+                if let Some(limit) = limit {
+                    limit.sent.push(now);
+                    let held = members.iter().filter(|a| a.held).count();
+                    limit.held = limit.held.saturating_sub(held);
+                }
+                self.record_sent(msg, now, stats).await;
+                Ok(true)
+            }
+            Delivery::Retry { error, not_before } => {
+                self.receiver_failed(cfg, &members, error, not_before, stats)
+                    .await?;
+                Ok(false)
+            }
+            Delivery::Permanent { error } => {
+                self.record_failure(&members, &cfg.name, error, None, true, stats)
+                    .await?;
+                Ok(true)
+            }
+        }
     }
 
     /// A digest notifier's topic matches whose tick has not come are moved to it; when any
@@ -250,7 +309,12 @@ impl Dispatcher {
             .store
             .read_async(move |c| outbox::due_for_notifier(c, &name, now, DIGEST_MAX * 4))
             .await?;
-        Ok(all.into_iter().filter(|a| is_ready(a).is_ok()).collect())
+        // Unreadable rows are failed by the pass that met them in its batch.
+        Ok(all
+            .alerts
+            .into_iter()
+            .filter(|a| is_ready(a).is_ok())
+            .collect())
     }
 
     async fn rate_state(&self, name: &str, max: u32) -> anyhow::Result<RateState> {

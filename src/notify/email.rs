@@ -12,6 +12,7 @@ use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
+use super::format;
 use super::render;
 use super::template::{self, Part, Templates};
 use super::{Content, Delivery, Message, Notifier};
@@ -74,14 +75,14 @@ impl Email {
             .singlepart(
                 SinglePart::builder()
                     .header(ContentType::TEXT_PLAIN)
-                    .body(render::plain(&doc)),
+                    .body(format::plain(&doc)),
             )
             .singlepart(
                 SinglePart::builder()
                     .header(ContentType::TEXT_HTML)
                     .body(format!(
                         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"></head><body>\n{}\n</body></html>",
-                        render::html(&doc)
+                        format::html(&doc)
                     )),
             );
         b.multipart(body)

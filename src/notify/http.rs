@@ -79,7 +79,7 @@ fn error_detail(json: Option<&Value>, body: &[u8]) -> String {
         None => String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned(),
     };
     let text = crate::text::one_line(&text);
-    super::render::truncate(&text, 200)
+    super::format::truncate(&text, 200)
 }
 
 pub fn classify(

@@ -6,6 +6,7 @@
 use futures_util::future::BoxFuture;
 use tracing::Level;
 
+use super::format;
 use super::render::{self, Doc};
 use super::template::Templates;
 use super::{Delivery, Message, Notifier};
@@ -38,7 +39,7 @@ fn write(notifier: &str, msg: &Message, doc: &Doc) -> Delivery {
         .flat_map(|s| s.sources.iter().map(|src| src.feed.clone()))
         .collect();
     let url = doc.link.as_deref().unwrap_or("");
-    let text = render::plain(doc);
+    let text = format::plain(doc);
     macro_rules! line {
         ($level:expr) => {
             tracing::event!(

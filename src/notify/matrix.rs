@@ -8,6 +8,7 @@ use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
 use url::Url;
 
+use super::format;
 use super::render;
 use super::template::Templates;
 use super::{Delivery, Message, Notifier, http};
@@ -59,9 +60,9 @@ impl Notifier for Matrix {
             let doc = render::doc(msg, &self.templates);
             let body = json!({
                 "msgtype": "m.text",
-                "body": format!("{}\n\n{}", doc.title, render::plain(&doc)),
+                "body": format!("{}\n\n{}", doc.title, format::plain(&doc)),
                 "format": "org.matrix.custom.html",
-                "formatted_body": render::html(&doc),
+                "formatted_body": format::html(&doc),
             });
             let url = send_url(&self.config.url, &self.config.room, &msg.id);
             let req = self

@@ -11,6 +11,7 @@ mod discord;
 mod dispatcher;
 mod email;
 mod exec;
+pub mod format;
 mod http;
 mod log;
 mod matrix;
@@ -81,7 +82,7 @@ pub struct Message {
 
 #[derive(Debug, Clone)]
 pub enum Content {
-    Alert(AlertContext),
+    Alert(Box<AlertContext>),
     /// A digest's alerts of one topic.
     Digest {
         topic: String,
@@ -92,7 +93,7 @@ pub enum Content {
 impl Message {
     pub fn alerts(&self) -> &[AlertContext] {
         match &self.content {
-            Content::Alert(a) => std::slice::from_ref(a),
+            Content::Alert(a) => std::slice::from_ref(a.as_ref()),
             Content::Digest { alerts, .. } => alerts,
         }
     }

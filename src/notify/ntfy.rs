@@ -5,6 +5,7 @@
 use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
 
+use super::format;
 use super::render;
 use super::template::Templates;
 use super::{Delivery, Message, Notifier, http};
@@ -32,8 +33,8 @@ impl Ntfy {
         let doc = render::doc(msg, &self.templates);
         let mut v = json!({
             "topic": self.config.topic,
-            "title": render::truncate(&doc.title, 250),
-            "message": render::fit(&doc, MESSAGE_MAX, render::plain),
+            "title": format::truncate(&doc.title, 250),
+            "message": format::fit(&doc, MESSAGE_MAX, format::plain),
         });
         if !self.config.tags.is_empty() {
             v["tags"] = json!(self.config.tags);

@@ -98,7 +98,7 @@ pub fn messages(
 ) -> Vec<Message> {
     let single = |a: AlertContext| Message {
         id: a.uid.clone(),
-        content: Content::Alert(a),
+        content: Content::Alert(Box::new(a)),
         held_back: 0,
         max_per_hour,
     };

@@ -5,6 +5,7 @@ use futures_util::future::BoxFuture;
 use serde_json::json;
 use url::Url;
 
+use super::format;
 use super::render;
 use super::template::Templates;
 use super::{Delivery, Message, Notifier, http};
@@ -33,7 +34,7 @@ impl Notifier for Slack {
         Box::pin(async move {
             let doc = render::doc(msg, &self.templates);
             let body = json!({
-                "text": render::fit(&doc, TEXT_MAX, render::slack_mrkdwn),
+                "text": format::fit(&doc, TEXT_MAX, format::slack_mrkdwn),
                 "mrkdwn": true,
                 "unfurl_links": false,
                 "unfurl_media": false,

@@ -9,6 +9,7 @@ use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
 use url::Url;
 
+use super::format;
 use super::render;
 use super::template::Templates;
 use super::{Content, Delivery, Message, Notifier, http};
@@ -56,7 +57,7 @@ impl Notifier for Telegram {
             let digest = matches!(msg.content, Content::Digest { .. });
             let body = json!({
                 "chat_id": self.config.chat_id,
-                "text": render::fit(&doc, TEXT_MAX, render::telegram_html),
+                "text": format::fit(&doc, TEXT_MAX, format::telegram_html),
                 "parse_mode": "HTML",
                 "link_preview_options": {"is_disabled": digest || doc.link.is_none()},
             });

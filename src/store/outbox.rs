@@ -110,6 +110,15 @@ pub struct ItemInfo {
     pub categories: Vec<String>,
 }
 
+/// Due rows: those a notifier can render, and those this version cannot read (a match whose
+/// story is gone, an event it does not know), with why: the dispatcher fails those instead of
+/// finding them due again and again.
+#[derive(Debug, Default)]
+pub struct Due {
+    pub alerts: Vec<AlertContext>,
+    pub unreadable: Vec<(i64, String)>,
+}
+
 const DUE_SELECT: &str =
     "SELECT a.id, a.uid, a.event, a.topic, a.notifier, a.matched_terms, a.attempts,
         a.created, a.held, a.feed_event,
@@ -122,11 +131,7 @@ const DUE_SELECT: &str =
 
 /// Pending alerts whose next attempt is due, oldest first, with their story's sources as known
 /// now (so the alert lists every outlet seen by the time it leaves).
-pub fn due_alerts(
-    conn: &Connection,
-    now: DateTime<Utc>,
-    limit: usize,
-) -> anyhow::Result<Vec<AlertContext>> {
+pub fn due_alerts(conn: &Connection, now: DateTime<Utc>, limit: usize) -> anyhow::Result<Due> {
     let sql = format!(
         "{DUE_SELECT} WHERE a.status = 'pending' AND a.next_attempt <= ?1
          ORDER BY a.next_attempt, a.id LIMIT ?2"
@@ -142,7 +147,7 @@ pub fn due_for_notifier(
     notifier: &str,
     now: DateTime<Utc>,
     limit: usize,
-) -> anyhow::Result<Vec<AlertContext>> {
+) -> anyhow::Result<Due> {
     let sql = format!(
         "{DUE_SELECT} WHERE a.status = 'pending' AND a.notifier = ?3 AND a.next_attempt <= ?1
          ORDER BY a.next_attempt, a.id LIMIT ?2"
@@ -154,29 +159,31 @@ pub fn due_for_notifier(
 
 fn finish_rows(
     conn: &Connection,
-    rows: impl Iterator<Item = rusqlite::Result<Option<AlertContext>>>,
-) -> anyhow::Result<Vec<AlertContext>> {
-    let mut out: Vec<AlertContext> = rows
-        .collect::<Result<Vec<_>, _>>()?
-        .into_iter()
-        .flatten()
-        .collect();
-    for a in &mut out {
+    rows: impl Iterator<Item = rusqlite::Result<Result<AlertContext, (i64, String)>>>,
+) -> anyhow::Result<Due> {
+    let mut due = Due::default();
+    for row in rows {
+        match row? {
+            Ok(a) => due.alerts.push(a),
+            Err(bad) => due.unreadable.push(bad),
+        }
+    }
+    for a in &mut due.alerts {
         if let AlertEvent::Match(m) = &mut a.event {
             m.story.sources = story_sources(conn, m.story.id)?;
         }
     }
-    Ok(out)
+    Ok(due)
 }
 
-/// A row as a notifier sees it; `None` for a row this version cannot read (an event name it
-/// does not know, a match whose story is gone): it stays pending rather than going out wrong.
-fn row_to_alert(r: &rusqlite::Row<'_>) -> rusqlite::Result<Option<AlertContext>> {
+/// A row as a notifier sees it, or its id and why this version cannot read it.
+fn row_to_alert(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<AlertContext, (i64, String)>> {
+    let id: i64 = r.get(0)?;
     let event: String = r.get(2)?;
     let created: String = r.get(7)?;
     let event = if event == "topic.match" {
         let Some(story_id) = r.get::<_, Option<i64>>(10)? else {
-            return Ok(None);
+            return Ok(Err((id, "its story is no longer in the database".into())));
         };
         let summary: Option<String> = r.get(18)?;
         let content: Option<String> = r.get(19)?;
@@ -207,18 +214,18 @@ fn row_to_alert(r: &rusqlite::Row<'_>) -> rusqlite::Result<Option<AlertContext>>
         })
     } else {
         let Some(kind) = HealthEvent::parse(&event) else {
-            return Ok(None);
+            return Ok(Err((id, format!("unknown event `{event}`"))));
         };
         let Some(feed) = r
             .get::<_, Option<String>>(9)?
             .and_then(|j| serde_json::from_str::<FeedInfo>(&j).ok())
         else {
-            return Ok(None);
+            return Ok(Err((id, "its feed details cannot be read".into())));
         };
         AlertEvent::Feed(FeedEvent { kind, feed })
     };
-    Ok(Some(AlertContext {
-        id: r.get(0)?,
+    Ok(Ok(AlertContext {
+        id,
         uid: r.get(1)?,
         notifier: r.get(4)?,
         attempts: r.get(6)?,
@@ -462,6 +469,21 @@ mod tests {
     }
 
     #[test]
+    fn a_row_that_cannot_be_read_is_reported_not_skipped() {
+        let c = db();
+        c.execute(
+            "INSERT INTO alerts (uid, event, notifier, created, next_attempt)
+             VALUES ('x', 'feed.exploded', 'ops', '2026-01-01T10:00:00.000Z', '2026-01-01T10:00:00.000Z')",
+            [],
+        )
+        .unwrap();
+        let due = due_alerts(&c, at("2026-01-01T10:00:00.000Z"), 10).unwrap();
+        assert!(due.alerts.is_empty());
+        assert_eq!(due.unreadable.len(), 1);
+        assert!(due.unreadable[0].1.contains("feed.exploded"));
+    }
+
+    #[test]
     fn feed_events_are_read_back_once_each_and_digest_ticks_and_backoff_move_them() {
         let c = db();
         let now = "2026-01-01T10:00:00.000Z";
@@ -471,7 +493,7 @@ mod tests {
             feed_event("e2", "mail"),
         ];
         assert_eq!(insert_feed_events(&c, &events, now).unwrap(), 2);
-        let due = due_alerts(&c, at(now), 10).unwrap();
+        let due = due_alerts(&c, at(now), 10).unwrap().alerts;
         assert_eq!(due.len(), 2);
         match &due[0].event {
             AlertEvent::Feed(f) => {
@@ -484,7 +506,9 @@ mod tests {
 
         // Backing off one receiver leaves the other's alert due.
         back_off(&c, "ops", at("2026-01-01T11:00:00.000Z")).unwrap();
-        let due = due_alerts(&c, at("2026-01-01T10:30:00.000Z"), 10).unwrap();
+        let due = due_alerts(&c, at("2026-01-01T10:30:00.000Z"), 10)
+            .unwrap()
+            .alerts;
         assert_eq!(
             due.iter().map(|a| a.uid.as_str()).collect::<Vec<_>>(),
             ["e2"]
@@ -498,6 +522,7 @@ mod tests {
         // A held alert counts as held until it is sent; sending marks all ids at one time.
         let ids: Vec<i64> = due_alerts(&c, at("2026-01-01T12:00:00.000Z"), 10)
             .unwrap()
+            .alerts
             .iter()
             .map(|a| a.id)
             .collect();
@@ -506,6 +531,7 @@ mod tests {
         assert!(
             due_alerts(&c, at("2026-01-01T12:59:00.000Z"), 10)
                 .unwrap()
+                .alerts
                 .is_empty()
         );
         mark_sent(&c, &ids, at("2026-01-01T13:00:01.000Z")).unwrap();

@@ -89,6 +89,10 @@ impl Chance {
         Self(seed | 1)
     }
 
+    pub fn from_seed(seed: u64) -> Self {
+        Self(seed | 1)
+    }
+
     pub fn next(&mut self) -> u64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;

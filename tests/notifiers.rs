@@ -414,12 +414,20 @@ async fn email_arrives_as_text_and_html_with_a_message_id_from_the_alert() {
     let smtp = smtp_server(&maildir).await;
     let env = Env::new(&config(
         &feeds.uri(),
-        &["mail"],
+        &["mail", "tls-only"],
         &format!(
-            r#"[[notifier]]
+            r#"# smtp:// requires STARTTLS: it never falls back to sending in the clear.
+[[notifier]]
+name = "tls-only"
+kind = "email"
+smtp = "smtp://127.0.0.1:{0}"
+from = "feedwatch@example.org"
+to = ["analyst@example.org"]
+
+[[notifier]]
 name = "mail"
 kind = "email"
-smtp = "smtp+plain://127.0.0.1:{}"
+smtp = "smtp+plain://127.0.0.1:{0}"
 from = "Feedwatch <feedwatch@example.org>"
 to = ["analyst@example.org", "Desk <desk@example.org>"]
 subject_template = "{{{{ topic }}}}: {{{{ story.title }}}} ({{{{ sources | length }}}} outlet)"
@@ -427,8 +435,21 @@ subject_template = "{{{{ topic }}}}: {{{{ story.title }}}} ({{{{ sources | lengt
             smtp.port
         ),
     ));
-    let summary = env.json(&["poll", "--json"]);
+    let out = env.run(&["poll", "--json"]);
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(summary["alerts_sent"], 1, "{summary}");
+    let alerts = env.json(&["alerts", "--json"]);
+    let refused = alerts
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["notifier"] == "tls-only")
+        .unwrap();
+    assert_eq!(refused["status"], "pending");
+    assert!(
+        refused["last_error"].as_str().unwrap().contains("STARTTLS"),
+        "{refused}"
+    );
     let mails = read_maildir(&maildir);
     assert_eq!(mails.len(), 1, "{mails:?}");
     let m = &mails[0];

@@ -2,7 +2,9 @@
 //! SMTP: `smtp://` with STARTTLS required, `smtps://` with TLS from the start, `smtp+plain://`
 //! without TLS (loopback only, checked at load). The Message-ID is derived from the message
 //! id, so a resend after a crash is recognisable as the same mail. 5xx SMTP answers are
-//! permanent; 4xx answers and connection problems are retried.
+//! permanent; 4xx answers and connection problems are retried. One connection per message:
+//! lettre's connection pool keeps a cleanup task that wakes every minute, and an idle daemon
+//! must not wake on a timer.
 
 use std::time::Duration;
 

@@ -92,9 +92,10 @@ impl Exec {
                 ));
             }
         };
+        // Line by line, so what the program prints cannot pass for feedwatch's own lines.
         for (stream, text) in [("stdout", &out), ("stderr", &err)] {
-            if !text.is_empty() {
-                tracing::info!(notifier = %self.name, alert = %msg.id, stream, output = %text, "exec notifier output");
+            for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                tracing::info!(notifier = %self.name, alert = %msg.id, stream, output = %line, "exec notifier output");
             }
         }
         match status {

@@ -39,7 +39,8 @@ fn write(notifier: &str, msg: &Message, doc: &Doc) -> Delivery {
         .flat_map(|s| s.sources.iter().map(|src| src.feed.clone()))
         .collect();
     let url = doc.link.as_deref().unwrap_or("");
-    let text = format::plain(doc);
+    // One line: feed text must not be able to forge log lines.
+    let text = crate::text::one_line(&format::plain(doc));
     macro_rules! line {
         ($level:expr) => {
             tracing::event!(

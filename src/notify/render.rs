@@ -86,7 +86,7 @@ pub fn doc(msg: &Message, templates: &Templates) -> Doc {
                 link: None,
                 sections,
                 notes,
-                footer: format!("feedwatch digest {} ({} alerts)", msg.id, alerts.len()),
+                footer: format!("feedwatch {} ({} alerts)", msg.id, alerts.len()),
             }
         }
     }

@@ -253,6 +253,93 @@ fn common(n: &RawNotifier, site: &Site<'_>, problems: &mut Problems) -> Option<C
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::tests::check;
+    use crate::config::{HttpAuth, SmtpSecurity};
+
+    fn one(src: &str) -> NotifierConfig {
+        let c = check(&format!("[[notifier]]\nname = \"n\"\n{src}"))
+            .unwrap_or_else(|e| panic!("{e:#?}"));
+        c.notifiers.into_iter().next().unwrap()
+    }
+
+    fn refused(src: &str) -> String {
+        check(&format!("[[notifier]]\nname = \"n\"\n{src}"))
+            .unwrap_err()
+            .join("\n")
+    }
+
+    #[test]
+    fn kinds_get_their_documented_defaults() {
+        match one("kind = \"ntfy\"\ntopic = \"alerts\"\nusername = \"u\"\npassword = \"p\"").kind {
+            NotifierKind::Ntfy(n) => {
+                assert_eq!(n.url.as_str(), "https://ntfy.sh/");
+                assert_eq!(n.priority, None);
+                assert!(matches!(n.auth, Some(HttpAuth::Basic { .. })));
+            }
+            other => panic!("{other:?}"),
+        }
+        match one("kind = \"telegram\"\ntoken = \"t\"\nchat_id = \"@news\"").kind {
+            NotifierKind::Telegram(t) => {
+                assert_eq!(t.url.as_str(), "https://api.telegram.org/");
+                assert_eq!(t.chat_id, serde_json::json!("@news"));
+            }
+            other => panic!("{other:?}"),
+        }
+        match one("kind = \"exec\"\ncommand = [\"notify-send\"]").kind {
+            NotifierKind::Exec(e) => assert_eq!(e.timeout, std::time::Duration::from_secs(30)),
+            other => panic!("{other:?}"),
+        }
+        for (url, security, port) in [
+            ("smtp://mail.example.org", SmtpSecurity::StartTls, 587),
+            ("smtps://mail.example.org", SmtpSecurity::Tls, 465),
+            ("smtp+plain://localhost", SmtpSecurity::Plain, 25),
+            ("smtp+plain://[::1]:2525", SmtpSecurity::Plain, 2525),
+        ] {
+            let n = one(&format!(
+                "kind = \"email\"\nsmtp = \"{url}\"\nfrom = \"a@example.org\"\nto = [\"b@example.org\"]\ndigest = \"0 8 * * *\"\nmax_per_hour = 5"
+            ));
+            assert_eq!(n.max_per_hour, Some(5));
+            assert!(n.digest.is_some());
+            match n.kind {
+                NotifierKind::Email(e) => {
+                    assert_eq!((e.security, e.port), (security, port), "{url}")
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn contradictory_or_incomplete_options_are_refused() {
+        let e = refused("kind = \"ntfy\"\ntopic = \"a\"\ntoken = \"t\"\nusername = \"u\"");
+        assert!(
+            e.contains("either `token` or `username` and `password`"),
+            "{e}"
+        );
+        let e = refused("kind = \"ntfy\"\ntopic = \"a b\"");
+        assert!(e.contains("an ntfy topic is"), "{e}");
+        let e = refused(
+            "kind = \"email\"\nsmtp = \"smtp://u:p@mail.example.org\"\nfrom = \"a@example.org\"\nto = []",
+        );
+        assert!(
+            e.contains("not in the URL") && e.contains("at least one address"),
+            "{e}"
+        );
+        let e = refused("kind = \"telegram\"\ntoken = \"t\"\nchat_id = \"news\"");
+        assert!(e.contains("`chat_id` must be a number"), "{e}");
+        let e = refused("kind = \"exec\"\ncommand = []");
+        assert!(e.contains("needs the program first"), "{e}");
+        let e = refused("kind = \"slack\"\nurl = \"ftp://x/\"");
+        assert!(
+            e.contains("slack `url` must be an http or https URL"),
+            "{e}"
+        );
+        let e = refused("kind = \"log\"\nsubject_template = \"x\"");
+        assert!(
+            e.contains("`subject_template` is not an option of a `log` notifier"),
+            "{e}"
+        );
+    }
 
     /// A kind missing from KINDS would be refused as unknown, and an option it lists that
     /// RawNotifier does not read could never be set.

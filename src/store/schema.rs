@@ -142,3 +142,42 @@ pub fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
     tx.commit()?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Migration 3 rebuilds the outbox: a database of version 2 keeps its alerts.
+    #[test]
+    fn alerts_survive_the_outbox_rebuild() {
+        let mut c = Connection::open_in_memory().unwrap();
+        for sql in &MIGRATIONS[..2] {
+            c.execute_batch(sql).unwrap();
+        }
+        c.pragma_update(None, "user_version", 2).unwrap();
+        c.execute_batch(
+            "INSERT INTO stories (id, title, first_seen) VALUES (1, 's', '2026-01-01T00:00:00.000Z');
+             INSERT INTO alerts (uid, story_id, topic, notifier, matched_terms, status, attempts,
+                                 created, next_attempt)
+             VALUES ('u1', 1, 't', 'n', '[\"x\"]', 'failed', 4, '2026-01-01T00:00:00.000Z',
+                     '2026-01-01T00:00:00.000Z');",
+        )
+        .unwrap();
+        migrate(&mut c).unwrap();
+        let row: (String, String, Option<i64>, u32, i64) = c
+            .query_row(
+                "SELECT uid, event, story_id, attempts, held FROM alerts",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            )
+            .unwrap();
+        assert_eq!(row, ("u1".into(), "topic.match".into(), Some(1), 4, 0));
+        // Feed-health events need no story.
+        c.execute(
+            "INSERT INTO alerts (uid, event, notifier, created, next_attempt)
+             VALUES ('e', 'feed.gone', 'n', 'now', 'now')",
+            [],
+        )
+        .unwrap();
+    }
+}

@@ -103,6 +103,63 @@ impl PollRecord {
     }
 }
 
+/// A change in a feed's health worth telling an operator (`[daemon] notify_errors`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HealthEvent {
+    /// `failing_after` consecutive polls failed.
+    Failing,
+    /// The server answered 410.
+    Gone,
+    /// A poll worked again after a `Failing` or `Gone` event.
+    Recovered,
+}
+
+impl HealthEvent {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HealthEvent::Failing => "feed.failing",
+            HealthEvent::Gone => "feed.gone",
+            HealthEvent::Recovered => "feed.recovered",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "feed.failing" => Some(HealthEvent::Failing),
+            "feed.gone" => Some(HealthEvent::Gone),
+            "feed.recovered" => Some(HealthEvent::Recovered),
+            _ => None,
+        }
+    }
+}
+
+/// The health event one poll causes, from the feed's state before and after it: at most one
+/// per poll and one per episode. A feed is reported failing when its consecutive errors reach
+/// `failing_after` (not again while it keeps failing), gone on its first 410, and recovered on
+/// the first success after either (decided from the state alone: a `feeds reset` clears the
+/// errors, so no `recovered` follows a reset).
+pub fn health_event(
+    before: &FeedState,
+    after: &FeedState,
+    failing_after: u32,
+) -> Option<HealthEvent> {
+    let failing_after = failing_after.max(1);
+    let was_reported = before.is_gone()
+        || (before.status == Status::Failing && before.consecutive_errors >= failing_after);
+    match after.status {
+        Status::Gone if !before.is_gone() => Some(HealthEvent::Gone),
+        Status::Failing
+            if before.consecutive_errors < failing_after
+                && after.consecutive_errors >= failing_after
+                && !before.is_gone() =>
+        {
+            Some(HealthEvent::Failing)
+        }
+        Status::Ok if was_reported => Some(HealthEvent::Recovered),
+        _ => None,
+    }
+}
+
 pub const GONE_ERROR: &str =
     "the server answered 410 Gone: polling stopped (feedwatch feeds reset NAME to resume)";
 
@@ -277,6 +334,56 @@ mod tests {
         let moved = failing().after_poll(&rec);
         assert_eq!(moved.url, "https://b.example/");
         assert_eq!(moved.validators, Validators::default());
+    }
+
+    #[test]
+    fn health_events_once_per_episode() {
+        let ok = FeedState {
+            status: Status::Ok,
+            ..Default::default()
+        };
+        let fail = PollResult::Failed {
+            error: "HTTP 500".into(),
+        };
+        let mut s = ok.clone();
+        let mut events = Vec::new();
+        for _ in 0..5 {
+            let next = s.after_poll(&record(fail.clone()));
+            events.push(health_event(&s, &next, 3));
+            s = next;
+        }
+        assert_eq!(
+            events,
+            [None, None, Some(HealthEvent::Failing), None, None],
+            "the third failure reports, the ones after it do not"
+        );
+        let back = s.after_poll(&record(PollResult::NotModified));
+        assert_eq!(health_event(&s, &back, 3), Some(HealthEvent::Recovered));
+        assert_eq!(
+            health_event(&back, &back.after_poll(&record(PollResult::NotModified)), 3),
+            None
+        );
+
+        // Two failures then a success: nothing was reported, so nothing recovers.
+        let one = ok.after_poll(&record(fail.clone()));
+        let two = one.after_poll(&record(fail.clone()));
+        assert_eq!(
+            health_event(&two, &two.after_poll(&record(PollResult::NotModified)), 3),
+            None
+        );
+
+        // 410: gone once; a later poll of the gone feed that works is a recovery.
+        let gone = two.after_poll(&record(PollResult::Gone));
+        assert_eq!(health_event(&two, &gone, 3), Some(HealthEvent::Gone));
+        assert_eq!(
+            health_event(&gone, &gone.after_poll(&record(PollResult::Gone)), 3),
+            None
+        );
+        let fetched = gone.after_poll(&record(PollResult::NotModified));
+        assert_eq!(
+            health_event(&gone, &fetched, 3),
+            Some(HealthEvent::Recovered)
+        );
     }
 
     #[test]

@@ -11,13 +11,13 @@ use tokio::task::JoinSet;
 use url::Url;
 
 use crate::config::{Config, FeedConfig};
-use crate::feed_state::{FeedState, PollRecord, PollResult};
+use crate::feed_state::{FeedState, PollRecord, PollResult, health_event};
 use crate::fetch::{FetchSettings, Fetcher, Outcome};
 use crate::limits::Admission;
 use crate::parse::parse_feed;
 use crate::prepare::{CpuPool, Prepared, known_entries, prepare};
 use crate::schedule;
-use crate::store::{IngestSummary, NewItem, PollOutcome, Store};
+use crate::store::{FeedEventAlert, FeedInfo, IngestSummary, NewItem, PollOutcome, Store};
 
 /// What a poll came to, as shown by `poll --json`.
 #[derive(Debug, Clone, Serialize)]
@@ -173,10 +173,12 @@ impl Poller {
             retry_after: attempt.not_before,
         };
         let new_state = state.after_poll(&record);
+        let events = self.health_events(feed, state, &new_state, now);
         let outcome = PollOutcome {
             state: new_state.clone(),
             items: attempt.items,
             still_listed: attempt.still_listed,
+            events,
         };
         match self.store.writer().poll(outcome).await {
             Ok(summary) => {
@@ -205,6 +207,41 @@ impl Poller {
                 }
             }
         }
+    }
+
+    /// The feed-health event this poll causes, once for each notifier told about the feed's
+    /// health (`[daemon] notify_errors` and its topics' `notify_errors`).
+    fn health_events(
+        &self,
+        feed: &FeedConfig,
+        before: &FeedState,
+        after: &FeedState,
+        now: DateTime<Utc>,
+    ) -> Vec<FeedEventAlert> {
+        let Some(kind) = health_event(before, after, self.config.daemon.failing_after) else {
+            return Vec::new();
+        };
+        let info = FeedInfo {
+            name: feed.name.clone(),
+            url: after.url.clone(),
+            error: after.error.clone(),
+            consecutive_errors: after.consecutive_errors,
+            http_status: after.http_status,
+            last_ok: after.last_ok.map(crate::store::fmt_time),
+            at: crate::store::fmt_time(now),
+        };
+        self.config
+            .error_notifiers(feed)
+            .into_iter()
+            .map(|notifier| FeedEventAlert {
+                // Unique per feed, event, poll and notifier; stored once, so every resend
+                // carries it.
+                uid: crate::identity::alert_uid(&info.at, &feed.name, kind.as_str(), notifier),
+                notifier: notifier.to_string(),
+                kind,
+                feed: info.clone(),
+            })
+            .collect()
     }
 
     /// Fetch and run the CPU stage: everything a poll does before it writes.

@@ -39,14 +39,24 @@ pub fn list(cfg: Config, status: Option<String>, json: bool) -> Result<ExitCode,
         print_json(&alerts)?;
     } else {
         for a in alerts {
+            // A feed-health event has no topic or story: say what and which feed.
+            let what = match (&a.topic, &a.feed) {
+                (Some(t), _) => t.clone(),
+                (None, Some(f)) => format!("{} {f}", a.event),
+                (None, None) => a.event.clone(),
+            };
+            let story = a
+                .story
+                .map(|s| format!("story {s:<6}"))
+                .unwrap_or_else(|| format!("{:<12}", ""));
             println!(
-                "{:>6}  {}  {:<8} {:<20} {:<12} story {:<6} attempts {}  {}{}",
+                "{:>6}  {}  {:<8} {:<20} {:<12} {} attempts {}  {}{}",
                 a.id,
                 a.uid,
                 a.status,
-                a.topic,
+                what,
                 a.notifier,
-                a.story,
+                story,
                 a.attempts,
                 a.created,
                 a.last_error

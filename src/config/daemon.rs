@@ -9,9 +9,9 @@ use std::time::Duration;
 use chrono_tz::Tz;
 
 use super::locate::{PathSegs, Problems, p};
-use super::raw::RawDaemon;
+use super::raw::{RawDaemon, RawHttp};
 use super::values::{cron, parse_duration, parse_size};
-use super::{DaemonConfig, default_user_agent};
+use super::{DaemonConfig, HttpConfig, LogFormat, default_user_agent};
 
 fn key(k: &str) -> PathSegs {
     p(&[&"daemon", &k])
@@ -43,6 +43,7 @@ pub(super) fn validate(
     let alert_backoff = duration(d.alert_backoff.as_deref(), "alert_backoff", 30, problems);
     let busy_timeout = duration(d.busy_timeout.as_deref(), "busy_timeout", 10, problems);
     let give_up_after = duration(d.give_up_after.as_deref(), "give_up_after", 300, problems);
+    let max_body = max_body(d.max_body.as_deref(), problems);
     let cache_max = duration(d.cache_max.as_deref(), "cache_max", 86400, problems);
     let story_window = duration(
         d.story_window.as_deref(),
@@ -50,7 +51,7 @@ pub(super) fn validate(
         72 * 3600,
         problems,
     );
-    let max_body = max_body(d.max_body.as_deref(), problems);
+    let log_format = log_format(d.log_format.as_deref(), problems);
     let database = d
         .database
         .as_ref()
@@ -68,8 +69,11 @@ pub(super) fn validate(
         user_agent: d.user_agent.clone().unwrap_or_else(default_user_agent),
         retention,
         respect_cache_headers: d.respect_cache_headers.unwrap_or(true),
-        cache_max,
         notify_errors: d.notify_errors.clone().unwrap_or_default(),
+        failing_after: d.failing_after.unwrap_or(3),
+        cache_max,
+        story_window,
+        log_format,
         alert_backoff,
         alert_attempts: d.alert_attempts.unwrap_or(10),
         store: crate::store::StoreOptions {
@@ -89,17 +93,69 @@ pub(super) fn finish(
     problems: &mut Problems,
     warnings: &mut Problems,
 ) {
-    if d.notify_errors.as_ref().is_some_and(|v| !v.is_empty()) {
-        warnings.value(
-            key("notify_errors"),
-            "`notify_errors` is not used by this version yet: feed failures are logged and shown by `feeds`",
-        );
+    for (set, name) in [(d.log_format.is_some(), "log_format")] {
+        if set {
+            warnings.value(
+                key(name),
+                format!("`{name}` is accepted, not applied by this version yet"),
+            );
+        }
+    }
+    if d.failing_after == Some(0) {
+        problems.value(key("failing_after"), "`failing_after` must be at least 1");
     }
     if let Some(names) = &d.notify_errors {
         problems.unknown_names(names, notifiers, &key("notify_errors"), "notifier");
     }
     if d.alert_attempts == Some(0) {
         problems.value(key("alert_attempts"), "`alert_attempts` must be at least 1");
+    }
+}
+
+/// `[http]`: a socket address to listen on (accepted; the endpoint comes later).
+pub(super) fn http(
+    h: Option<&RawHttp>,
+    problems: &mut Problems,
+    warnings: &mut Problems,
+) -> Option<HttpConfig> {
+    let at = p(&[&"http", &"listen"]);
+    let listen = h?.listen.as_deref().or_else(|| {
+        problems.value(
+            p(&[&"http"]),
+            "[http] needs `listen` (e.g. \"127.0.0.1:9187\")",
+        );
+        None
+    })?;
+    match listen.parse::<std::net::SocketAddr>() {
+        Ok(addr) => {
+            warnings.value(
+                at,
+                "`[http] listen` is accepted, not applied by this version yet: no endpoint is served",
+            );
+            Some(HttpConfig { listen: addr })
+        }
+        Err(_) => {
+            problems.value(
+                at,
+                format!("`{listen}` is not an address and port; expected e.g. \"127.0.0.1:9187\" or \"[::1]:9187\""),
+            );
+            None
+        }
+    }
+}
+
+fn log_format(v: Option<&str>, problems: &mut Problems) -> LogFormat {
+    match v {
+        None | Some("auto") => LogFormat::Auto,
+        Some("plain") => LogFormat::Plain,
+        Some("json") => LogFormat::Json,
+        Some(other) => {
+            problems.value(
+                key("log_format"),
+                format!("unknown log format `{other}`; expected auto, plain or json"),
+            );
+            LogFormat::Auto
+        }
     }
 }
 

@@ -18,7 +18,6 @@ mod secrets;
 mod topics;
 mod values;
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -35,6 +34,10 @@ use locate::{Locator, Problems};
 use raw::RawConfig;
 use secrets::SecretReader;
 
+pub use notifiers::model::{
+    EmailConfig, ExecConfig, HttpAuth, MatrixConfig, NotifierConfig, NotifierKind, NtfyConfig,
+    SmtpSecurity, TelegramConfig, WebhookConfig,
+};
 pub use values::parse_size;
 
 pub const DEFAULT_CONFIG: &str = "/etc/feedwatch/feedwatch.toml";
@@ -57,6 +60,8 @@ pub struct Config {
     /// logged by `run`).
     pub warnings: Vec<String>,
     pub daemon: DaemonConfig,
+    /// `[http]`: the health and metrics endpoint, when configured.
+    pub http: Option<HttpConfig>,
     pub feeds: Vec<FeedConfig>,
     pub topics: Vec<TopicConfig>,
     pub notifiers: Vec<NotifierConfig>,
@@ -75,9 +80,16 @@ pub struct DaemonConfig {
     pub user_agent: String,
     pub retention: Duration,
     pub respect_cache_headers: bool,
-    /// The longest a freshness hint may hold a feed back.
-    pub cache_max: Duration,
+    /// Notifiers told about every feed's health events (`feed.failing`, `feed.gone`,
+    /// `feed.recovered`).
     pub notify_errors: Vec<String>,
+    /// Consecutive failed polls after which a feed is reported `feed.failing` (default 3).
+    pub failing_after: u32,
+    /// The longest a cache hint may hold a feed back (default 24 h).
+    pub cache_max: Duration,
+    /// How far back a new item looks for a story to join (default 72 h).
+    pub story_window: Duration,
+    pub log_format: LogFormat,
     /// First retry delay of a failed delivery; doubles each attempt.
     pub alert_backoff: Duration,
     /// Delivery attempts before an alert is `failed`.
@@ -87,6 +99,22 @@ pub struct DaemonConfig {
     pub store: crate::store::StoreOptions,
     /// How long the database may refuse every write before the daemon exits (to be restarted).
     pub give_up_after: Duration,
+}
+
+/// `log_format`: how the daemon writes its log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// journald when `$JOURNAL_STREAM` says stderr goes there, else plain.
+    #[default]
+    Auto,
+    Plain,
+    Json,
+}
+
+/// `[http]`: where the health and metrics endpoint listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpConfig {
+    pub listen: std::net::SocketAddr,
 }
 
 #[derive(Debug, Clone)]
@@ -115,6 +143,9 @@ pub struct TopicConfig {
     pub tags: Vec<String>,
     pub feeds: Vec<String>,
     pub notify: Vec<String>,
+    /// Notifiers told about the health events of this topic's feeds (those it
+    /// [`applies_to`](Self::applies_to)), besides `[daemon] notify_errors`.
+    pub notify_errors: Vec<String>,
 }
 
 impl TopicConfig {
@@ -122,41 +153,6 @@ impl TopicConfig {
     pub fn applies_to(&self, feed: &FeedConfig) -> bool {
         (self.feeds.is_empty() || self.feeds.contains(&feed.name))
             && (self.tags.is_empty() || self.tags.iter().any(|t| feed.tags.contains(t)))
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct NotifierConfig {
-    pub name: String,
-    pub kind: NotifierKind,
-}
-
-#[derive(Clone)]
-pub enum NotifierKind {
-    Log,
-    Webhook {
-        url: Url,
-        secret: Option<Secret>,
-        headers: BTreeMap<String, Secret>,
-    },
-}
-
-/// Webhook URLs often carry a token in the path or query (Slack, Discord): show the host only.
-impl fmt::Debug for NotifierKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            NotifierKind::Log => f.write_str("Log"),
-            NotifierKind::Webhook {
-                url,
-                secret,
-                headers,
-            } => f
-                .debug_struct("Webhook")
-                .field("host", &url.host_str().unwrap_or(""))
-                .field("secret", secret)
-                .field("headers", &headers.keys().collect::<Vec<_>>())
-                .finish(),
-        }
     }
 }
 
@@ -188,6 +184,24 @@ impl Config {
 
     pub fn notifier(&self, name: &str) -> Option<&NotifierConfig> {
         self.notifiers.iter().find(|n| n.name == name)
+    }
+
+    /// Who hears about `feed`'s health events: `[daemon] notify_errors`, then the
+    /// `notify_errors` of every topic that applies to the feed, each notifier once.
+    pub fn error_notifiers(&self, feed: &FeedConfig) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        let topics = self.topics.iter().filter(|t| t.applies_to(feed));
+        for n in self
+            .daemon
+            .notify_errors
+            .iter()
+            .chain(topics.flat_map(|t| t.notify_errors.iter()))
+        {
+            if !out.contains(&n.as_str()) {
+                out.push(n);
+            }
+        }
+        out
     }
 
     pub fn schedule_of<'a>(&'a self, feed: &'a FeedConfig) -> &'a CronExpr {
@@ -290,6 +304,7 @@ fn validate(
         mode: secrets,
     };
     let daemon = daemon::validate(&raw.daemon, &base, problems);
+    let http = daemon::http(raw.http.as_ref(), problems, warnings);
     let (feeds, feed_names) = feeds::validate(raw.feed, problems);
     let (notifiers, notifier_names) =
         notifiers::validate(&raw.notifier, &reader, problems, warnings);
@@ -299,6 +314,7 @@ fn validate(
         path: path.to_path_buf(),
         warnings: Vec::new(),
         daemon: daemon?,
+        http,
         feeds,
         topics,
         notifiers,
@@ -353,9 +369,9 @@ kind = "log"
         assert_eq!(c.feeds[0].dedup, DedupPolicy::Auto);
         assert_eq!(c.topics[0].notify, ["ops", "log"]);
         match &c.notifiers[0].kind {
-            NotifierKind::Webhook {
+            NotifierKind::Webhook(WebhookConfig {
                 secret: Some(s), ..
-            } => {
+            }) => {
                 assert_eq!(s.expose(), "s3cret");
                 assert!(
                     !format!("{:?}", c).contains("s3cret"),

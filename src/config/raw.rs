@@ -14,6 +14,7 @@ use super::locate::{Problems, last_key, path_from_ignored};
 pub(super) struct RawConfig {
     #[serde(default)]
     pub daemon: RawDaemon,
+    pub http: Option<RawHttp>,
     #[serde(default)]
     pub feed: Vec<RawFeed>,
     #[serde(default)]
@@ -55,8 +56,15 @@ pub(super) struct RawDaemon {
     pub alert_attempts: Option<u32>,
     pub busy_timeout: Option<String>,
     pub give_up_after: Option<String>,
-    pub story_window: Option<String>,
+    pub failing_after: Option<u32>,
     pub cache_max: Option<String>,
+    pub story_window: Option<String>,
+    pub log_format: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+pub(super) struct RawHttp {
+    pub listen: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -80,6 +88,8 @@ pub(super) struct RawTopic {
     pub feeds: Vec<String>,
     #[serde(default)]
     pub notify: Vec<String>,
+    #[serde(default)]
+    pub notify_errors: Vec<String>,
 }
 
 /// A secret as written: a string, or `{ env = .. }`, `{ file = .. }`, `{ credential = .. }`.

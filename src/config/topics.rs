@@ -33,6 +33,12 @@ pub(super) fn validate(
             &p(&[&"topic", &i, &"notify"]),
             "notifier",
         );
+        problems.unknown_names(
+            &t.notify_errors,
+            notifiers,
+            &p(&[&"topic", &i, &"notify_errors"]),
+            "notifier",
+        );
         problems.unknown_names(&t.feeds, feeds, &p(&[&"topic", &i, &"feeds"]), "feed");
         let Some(query_text) = t.query else {
             problems.value(p(&[&"topic", &i]), "a [[topic]] needs `query`");
@@ -45,6 +51,7 @@ pub(super) fn validate(
                 tags: t.tags,
                 feeds: t.feeds,
                 notify: t.notify,
+                notify_errors: t.notify_errors,
             }),
             Err(e) => problems.value(p(&[&"topic", &i, &"query"]), format!("invalid query: {e}")),
         }

@@ -1,158 +1,121 @@
 //! The `webhook` notifier: POST of the DESIGN.md §4 JSON, with `Idempotency-Key` and, when a
-//! secret is set, an HMAC-SHA256 signature of the exact body.
+//! secret is set, an HMAC-SHA256 signature of the exact body. A digest is
+//! `{"event": "topic.digest", "id", "topic", "alerts": [...]}`; a feed-health event is
+//! `{"event": "feed.failing", "id", "feed": {...}}`. With templates, each alert also carries
+//! the rendered `title` and `body`; `held_back` appears when a rate limit held alerts back.
 
-use std::collections::BTreeMap;
-
-use chrono::Utc;
+use futures_util::future::BoxFuture;
 use hmac::{Hmac, Mac};
-use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sha2::Sha256;
-use url::Url;
 
-use super::Delivery;
-use crate::config::Secret;
-use crate::fetch::parse_retry_after;
-use crate::store::AlertContext;
+use super::template::{self, Part, Templates};
+use super::{Content, Delivery, Message, Notifier, http};
+use crate::config::{Secret, WebhookConfig};
+use crate::store::{AlertContext, AlertEvent};
 
-/// The webhook body for one alert.
-pub fn payload(alert: &AlertContext) -> Value {
-    json!({
-        "event": "topic.match",
-        "id": alert.uid,
-        "topic": alert.topic,
-        "matched_terms": alert.matched_terms,
-        "story": alert.story,
-        "item": alert.item,
-    })
+pub struct Webhook {
+    config: WebhookConfig,
+    templates: Templates,
+    http: reqwest::Client,
+}
+
+impl Webhook {
+    pub fn new(config: WebhookConfig, templates: Templates, http: reqwest::Client) -> Self {
+        Self {
+            config,
+            templates,
+            http,
+        }
+    }
+}
+
+/// The JSON of one alert (a topic match or a feed-health event).
+fn alert_json(a: &AlertContext, templates: &Templates, held_back: usize) -> Value {
+    match &a.event {
+        AlertEvent::Match(m) => {
+            let mut v = json!({
+                "event": "topic.match",
+                "id": a.uid,
+                "topic": m.topic,
+                "matched_terms": m.matched_terms,
+                "story": m.story,
+                "item": m.item,
+            });
+            let ctx = template::context(a, m, held_back);
+            for (part, key) in [(Part::Title, "title"), (Part::Body, "body")] {
+                if let Some(Ok(s)) = templates.render(part, &ctx) {
+                    v[key] = Value::from(s);
+                }
+            }
+            v
+        }
+        AlertEvent::Feed(f) => json!({
+            "event": f.kind.as_str(),
+            "id": a.uid,
+            "feed": f.feed,
+        }),
+    }
+}
+
+/// The body of a message, as webhooks receive it and as `exec` programs read it on stdin.
+pub fn payload(msg: &Message, templates: &Templates) -> Value {
+    let mut v = match &msg.content {
+        Content::Alert(a) => alert_json(a, templates, msg.held_back),
+        Content::Digest { topic, alerts } => json!({
+            "event": "topic.digest",
+            "id": msg.id,
+            "topic": topic,
+            "alerts": alerts.iter().map(|a| alert_json(a, templates, msg.held_back)).collect::<Vec<_>>(),
+        }),
+    };
+    if msg.held_back > 0 {
+        v["held_back"] = Value::from(msg.held_back);
+    }
+    v
 }
 
 pub fn signature(secret: &Secret, body: &[u8]) -> String {
-    // HMAC accepts keys of any length, so this cannot fail.
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.expose().as_bytes())
-        .expect("HMAC takes any key length");
+    // HMAC takes keys of any length: `new_from_slice` cannot fail.
+    let mut mac = match Hmac::<Sha256>::new_from_slice(secret.expose().as_bytes()) {
+        Ok(m) => m,
+        Err(_) => unreachable!("HMAC takes any key length"),
+    };
     mac.update(body);
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
-pub async fn send(
-    http: &reqwest::Client,
-    url: &Url,
-    secret: Option<&Secret>,
-    headers: &BTreeMap<String, Secret>,
-    alert: &AlertContext,
-) -> Delivery {
-    let body = match serde_json::to_vec(&payload(alert)) {
-        Ok(b) => b,
-        Err(e) => {
-            return Delivery::Permanent {
-                error: format!("encoding the payload: {e}"),
+impl Notifier for Webhook {
+    fn send<'a>(&'a self, msg: &'a Message) -> BoxFuture<'a, Delivery> {
+        Box::pin(async move {
+            let body = match serde_json::to_vec(&payload(msg, &self.templates)) {
+                Ok(b) => b,
+                Err(e) => {
+                    return Delivery::Permanent {
+                        error: format!("encoding the payload: {e}"),
+                    };
+                }
             };
-        }
-    };
-    let mut req = http
-        .post(url.clone())
-        .header("Content-Type", "application/json")
-        .header("Idempotency-Key", &alert.uid);
-    for (k, v) in headers {
-        req = req.header(k, v.expose());
+            let url = &self.config.url;
+            let mut req = self
+                .http
+                .post(url.clone())
+                .header("Content-Type", "application/json")
+                .header("Idempotency-Key", &msg.id);
+            for (k, v) in &self.config.headers {
+                req = req.header(k, v.expose());
+            }
+            if let Some(secret) = &self.config.secret {
+                req = req.header("X-Feedwatch-Signature", signature(secret, &body));
+            }
+            http::exchange("webhook", url, req.body(body), http::no_hint).await
+        })
     }
-    if let Some(secret) = secret {
-        req = req.header("X-Feedwatch-Signature", signature(secret, &body));
-    }
-    let resp = match req.body(body).send().await {
-        Ok(r) => r,
-        Err(e) => {
-            return Delivery::Retry {
-                error: format!("POST {}: {}", redact(url), chain(e)),
-                not_before: None,
-            };
-        }
-    };
-    classify(
-        resp.status(),
-        resp.headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok()),
-    )
-}
-
-/// 2xx sent; 408, 429 and 5xx retried (429 and 503 honour Retry-After); other 4xx and
-/// redirects are permanent: retrying cannot change the answer.
-pub fn classify(status: StatusCode, retry_after: Option<&str>) -> Delivery {
-    if status.is_success() {
-        return Delivery::Sent;
-    }
-    let retryable = status.is_server_error()
-        || status == StatusCode::REQUEST_TIMEOUT
-        || status == StatusCode::TOO_MANY_REQUESTS;
-    if retryable {
-        let not_before = retry_after.and_then(|v| parse_retry_after(v, Utc::now()));
-        return Delivery::Retry {
-            error: format!("webhook answered HTTP {status}"),
-            not_before,
-        };
-    }
-    let error = if status.is_redirection() {
-        format!(
-            "webhook answered HTTP {status} (a redirect): point the notifier's url at the final address"
-        )
-    } else {
-        format!("webhook answered HTTP {status}")
-    };
-    Delivery::Permanent { error }
-}
-
-/// Webhook URLs often carry a token in the path or query: log only scheme, host and port.
-fn redact(url: &Url) -> String {
-    format!(
-        "{}://{}{}",
-        url.scheme(),
-        url.host_str().unwrap_or(""),
-        url.port().map(|p| format!(":{p}")).unwrap_or_default()
-    )
-}
-
-fn chain(e: reqwest::Error) -> String {
-    let e = e.without_url();
-    let mut msg = e.to_string();
-    let mut src = std::error::Error::source(&e);
-    while let Some(s) = src {
-        msg.push_str(": ");
-        msg.push_str(&s.to_string());
-        src = s.source();
-    }
-    msg
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn status_classes() {
-        assert_eq!(classify(StatusCode::OK, None), Delivery::Sent);
-        assert_eq!(classify(StatusCode::NO_CONTENT, None), Delivery::Sent);
-        assert!(matches!(
-            classify(StatusCode::INTERNAL_SERVER_ERROR, None),
-            Delivery::Retry { .. }
-        ));
-        assert!(matches!(
-            classify(StatusCode::REQUEST_TIMEOUT, None),
-            Delivery::Retry { .. }
-        ));
-        assert!(matches!(
-            classify(StatusCode::NOT_FOUND, None),
-            Delivery::Permanent { .. }
-        ));
-        match classify(StatusCode::TOO_MANY_REQUESTS, Some("60")) {
-            Delivery::Retry {
-                not_before: Some(t),
-                ..
-            } => assert!(t > Utc::now() + chrono::Duration::seconds(50)),
-            other => panic!("{other:?}"),
-        }
-    }
 
     #[test]
     fn signature_is_hmac_sha256_hex() {
@@ -165,8 +128,20 @@ mod tests {
     }
 
     #[test]
-    fn urls_in_logs_lose_their_path_and_query() {
-        let u = Url::parse("https://hooks.example.org:8443/T000/B000/secret?token=x").unwrap();
-        assert_eq!(redact(&u), "https://hooks.example.org:8443");
+    fn digests_nest_the_alerts_in_the_documented_shape() {
+        use crate::notify::render::tests::alert;
+        let alerts = vec![alert("u1", "A"), alert("u2", "B")];
+        let msgs = crate::notify::plan::messages(alerts, true, None);
+        let mut msg = msgs[0].clone();
+        msg.held_back = 3;
+        let v = payload(&msg, &Templates::default());
+        assert_eq!(v["event"], "topic.digest");
+        assert_eq!(v["topic"], "china-russia");
+        assert_eq!(v["id"], msg.id);
+        assert_eq!(v["alerts"].as_array().unwrap().len(), 2);
+        assert_eq!(v["alerts"][1]["id"], "u2");
+        assert_eq!(v["alerts"][1]["event"], "topic.match");
+        assert_eq!(v["alerts"][0]["story"]["title"], "A");
+        assert_eq!(v["held_back"], 3);
     }
 }

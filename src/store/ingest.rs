@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::fmt_time;
+use super::outbox::{self, FeedEventAlert};
 use crate::failpoint;
 use crate::feed_state::FeedState;
 
@@ -56,6 +57,9 @@ pub struct PollOutcome {
     pub items: Vec<NewItem>,
     /// Keys of pruned items the feed still lists: their tombstones must stay.
     pub still_listed: Vec<String>,
+    /// Feed-health events this poll caused (see `feed_state::health_event`), queued in the
+    /// same transaction as the state that caused them.
+    pub events: Vec<FeedEventAlert>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -95,6 +99,7 @@ pub fn complete_poll(
         )?
         .execute(params![at.feed_id, key, at.now_text])?;
     }
+    summary.alerts_created += outbox::insert_feed_events(conn, &outcome.events, &at.now_text)?;
     Ok(summary)
 }
 
@@ -377,6 +382,7 @@ mod tests {
                 state,
                 items,
                 still_listed: vec![],
+                events: Vec::new(),
             },
             chrono::Duration::hours(72),
         )

@@ -27,7 +27,10 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, OpenFlags};
 
 pub use ingest::{IngestSummary, ItemMatch, NewItem, PollOutcome};
-pub use outbox::{AlertContext, ItemInfo, Source, StoryInfo};
+pub use outbox::{
+    AlertContext, AlertEvent, FeedEvent, FeedEventAlert, FeedInfo, ItemInfo, Source, StoryInfo,
+    TopicMatch,
+};
 pub use queries::{AlertView, FeedView, ItemFilter, ItemView};
 pub use writer::{WriteOp, Writer, WriterHealth};
 

@@ -258,9 +258,14 @@ pub fn list_items(conn: &Connection, f: &ItemFilter) -> anyhow::Result<Vec<ItemV
 pub struct AlertView {
     pub id: i64,
     pub uid: String,
-    pub topic: String,
+    /// `topic.match`, or a feed-health event (`feed.failing`, `feed.gone`, `feed.recovered`).
+    pub event: String,
+    /// `None` for feed-health events, which have no topic, story or item.
+    pub topic: Option<String>,
+    /// For feed-health events: the feed.
+    pub feed: Option<String>,
     pub notifier: String,
-    pub story: i64,
+    pub story: Option<i64>,
     pub item: Option<i64>,
     pub status: String,
     pub attempts: u32,
@@ -274,7 +279,7 @@ pub struct AlertView {
 pub fn list_alerts(conn: &Connection, status: Option<&str>) -> anyhow::Result<Vec<AlertView>> {
     let mut stmt = conn.prepare(
         "SELECT id, uid, topic, notifier, story_id, item_id, status, attempts, last_error, created, sent,
-                next_attempt, matched_terms
+                next_attempt, matched_terms, event, json_extract(feed_event, '$.name')
          FROM alerts WHERE (?1 IS NULL OR status = ?1) ORDER BY id",
     )?;
     let rows = stmt.query_map(params![status], |r| {
@@ -294,6 +299,8 @@ pub fn list_alerts(conn: &Connection, status: Option<&str>) -> anyhow::Result<Ve
             created: r.get(9)?,
             sent: r.get(10)?,
             matched_terms: serde_json::from_str(&r.get::<_, String>(12)?).unwrap_or_default(),
+            event: r.get(13)?,
+            feed: r.get(14)?,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)

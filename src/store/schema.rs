@@ -80,7 +80,41 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE items ADD COLUMN raw_hash BLOB;
     "#,
-    // 3: full-text search over items (external content: the text lives once, in `items`), the
+    // 3: feed-health events share the outbox (no story, item or topic); rate limits and
+    // digests. SQLite cannot drop a NOT NULL, so the table is rebuilt with its rows.
+    //   event: topic.match | feed.failing | feed.gone | feed.recovered
+    //   feed_event: JSON of the feed's state the event reports (feed events only)
+    //   held: 1 while the alert waits because its notifier's max_per_hour was reached
+    r#"
+    CREATE TABLE alerts_v3 (
+        id INTEGER PRIMARY KEY,
+        uid TEXT NOT NULL UNIQUE,
+        event TEXT NOT NULL DEFAULT 'topic.match',
+        story_id INTEGER REFERENCES stories(id),
+        item_id INTEGER REFERENCES items(id) ON DELETE SET NULL,
+        topic TEXT,
+        notifier TEXT NOT NULL,
+        matched_terms TEXT NOT NULL DEFAULT '[]',
+        feed_event TEXT,
+        status TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        created TEXT NOT NULL,
+        sent TEXT,
+        next_attempt TEXT NOT NULL,
+        held INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (story_id, topic, notifier)
+    );
+    INSERT INTO alerts_v3 (id, uid, story_id, item_id, topic, notifier, matched_terms, status,
+                           attempts, last_error, created, sent, next_attempt)
+        SELECT id, uid, story_id, item_id, topic, notifier, matched_terms, status, attempts,
+               last_error, created, sent, next_attempt FROM alerts;
+    DROP TABLE alerts;
+    ALTER TABLE alerts_v3 RENAME TO alerts;
+    CREATE INDEX alerts_due ON alerts(status, next_attempt);
+    CREATE INDEX alerts_notifier_sent ON alerts(notifier, sent) WHERE sent IS NOT NULL;
+    "#,
+    // 4: full-text search over items (external content: the text lives once, in `items`), the
     // keys of pruned items (so a feed that still lists them never makes them new again), and
     // what story joining needs (a near-duplicate signature per item, and when a story was last
     // joined).
@@ -129,4 +163,43 @@ pub fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
     }
     tx.commit()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Migration 3 rebuilds the outbox: a database of version 2 keeps its alerts.
+    #[test]
+    fn alerts_survive_the_outbox_rebuild() {
+        let mut c = Connection::open_in_memory().unwrap();
+        for sql in &MIGRATIONS[..2] {
+            c.execute_batch(sql).unwrap();
+        }
+        c.pragma_update(None, "user_version", 2).unwrap();
+        c.execute_batch(
+            "INSERT INTO stories (id, title, first_seen) VALUES (1, 's', '2026-01-01T00:00:00.000Z');
+             INSERT INTO alerts (uid, story_id, topic, notifier, matched_terms, status, attempts,
+                                 created, next_attempt)
+             VALUES ('u1', 1, 't', 'n', '[\"x\"]', 'failed', 4, '2026-01-01T00:00:00.000Z',
+                     '2026-01-01T00:00:00.000Z');",
+        )
+        .unwrap();
+        migrate(&mut c).unwrap();
+        let row: (String, String, Option<i64>, u32, i64) = c
+            .query_row(
+                "SELECT uid, event, story_id, attempts, held FROM alerts",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            )
+            .unwrap();
+        assert_eq!(row, ("u1".into(), "topic.match".into(), Some(1), 4, 0));
+        // Feed-health events need no story.
+        c.execute(
+            "INSERT INTO alerts (uid, event, notifier, created, next_attempt)
+             VALUES ('e', 'feed.gone', 'n', 'now', 'now')",
+            [],
+        )
+        .unwrap();
+    }
 }

@@ -33,18 +33,26 @@ pub enum WriteOp {
     /// matches and alerts.
     Poll(Box<PollOutcome>),
     /// `feeds reset NAME`.
-    ResetFeed {
-        name: String,
-    },
-    AlertSent {
-        id: i64,
-        at: DateTime<Utc>,
-    },
-    /// A failed attempt: retry at `retry_at`, or (`None`) give up and mark the alert failed.
+    ResetFeed { name: String },
+    /// Alerts delivered in one message (one alert, or a digest's): all marked together.
+    AlertsSent { ids: Vec<i64>, at: DateTime<Utc> },
+    /// A failed attempt at one message: retry at `retry_at`, or (`None`) give up and mark its
+    /// alerts failed.
     AlertFailed {
-        id: i64,
+        ids: Vec<i64>,
         error: String,
         retry_at: Option<DateTime<Utc>>,
+    },
+    /// Not before `until`: waiting for a digest's tick, or (`held`) for a rate limit.
+    AlertsDeferred {
+        ids: Vec<i64>,
+        until: DateTime<Utc>,
+        held: bool,
+    },
+    /// A receiver that keeps failing: none of its alerts is tried before `until`.
+    NotifierBackoff {
+        notifier: String,
+        until: DateTime<Utc>,
     },
     /// `alerts retry [ID...]`.
     RetryAlerts {
@@ -406,12 +414,18 @@ fn apply(tx: &Connection, op: &WriteOp, options: &super::StoreOptions) -> anyhow
             super::prune::prune_batch(tx, *before, *now).map(Reply::Pruned)
         }
         WriteOp::ResetFeed { name } => queries::reset_feed(tx, name).map(Reply::Found),
-        WriteOp::AlertSent { id, at } => outbox::mark_sent(tx, *id, *at).map(|()| Reply::Done),
+        WriteOp::AlertsSent { ids, at } => outbox::mark_sent(tx, ids, *at).map(|()| Reply::Done),
         WriteOp::AlertFailed {
-            id,
+            ids,
             error,
             retry_at,
-        } => outbox::mark_attempt_failed(tx, *id, error, *retry_at).map(|()| Reply::Done),
+        } => outbox::mark_attempt_failed(tx, ids, error, *retry_at).map(|()| Reply::Done),
+        WriteOp::AlertsDeferred { ids, until, held } => {
+            outbox::defer(tx, ids, *until, *held).map(|()| Reply::Done)
+        }
+        WriteOp::NotifierBackoff { notifier, until } => {
+            outbox::back_off(tx, notifier, *until).map(|()| Reply::Done)
+        }
         WriteOp::RetryAlerts { ids, now } => {
             outbox::retry(tx, ids, *now).map(|(n, missing)| Reply::Retried(n, missing))
         }

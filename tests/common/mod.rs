@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::{Duration, Instant};
 
+pub mod receiver;
+
 use serde_json::Value;
 use tempfile::TempDir;
 

@@ -2,12 +2,11 @@
 
 use std::collections::BTreeMap;
 
-use url::Url;
-
+use super::model::{NotifierKind, WebhookConfig};
 use super::{Kind, Site};
+use crate::config::Secret;
 use crate::config::locate::{Problems, p};
 use crate::config::raw::{RawNotifier, RawSecret};
-use crate::config::{NotifierKind, Secret};
 
 pub(super) const KIND: Kind = Kind {
     name: "webhook",
@@ -21,41 +20,21 @@ fn build(
     problems: &mut Problems,
     warnings: &mut Problems,
 ) -> Option<NotifierKind> {
-    let url = url(n.url.as_deref(), site, problems);
-    let secret = n.secret.as_ref().and_then(|s| {
-        site.secrets
-            .resolve(s, site.key("secret"), problems, warnings)
-    });
+    let url = site.http_url(n.url.as_deref(), "url", "webhook", None, problems);
+    let secret = site.secret("secret", n.secret.as_ref(), problems, warnings);
     let headers = headers(n.headers.as_ref(), site, problems, warnings);
-    url.map(|url| NotifierKind::Webhook {
-        url,
-        secret,
-        headers,
+    url.map(|url| {
+        NotifierKind::Webhook(WebhookConfig {
+            url,
+            secret,
+            headers,
+        })
     })
-}
-
-/// The URL, never quoted in messages: webhook URLs often carry a token.
-fn url(text: Option<&str>, site: &Site<'_>, problems: &mut Problems) -> Option<Url> {
-    match text.map(Url::parse) {
-        Some(Ok(u)) if matches!(u.scheme(), "http" | "https") => Some(u),
-        Some(Ok(_)) => {
-            problems.value(site.key("url"), "webhook URL must be http or https");
-            None
-        }
-        Some(Err(e)) => {
-            problems.value(site.key("url"), format!("invalid URL: {e}"));
-            None
-        }
-        None => {
-            problems.value(site.table(), "a webhook notifier needs `url`");
-            None
-        }
-    }
 }
 
 /// Extra headers: values may be secrets (an `Authorization` token), and names and values must
 /// be valid HTTP, checked here rather than failing every delivery.
-fn headers(
+pub(super) fn headers(
     raw: Option<&BTreeMap<String, RawSecret>>,
     site: &Site<'_>,
     problems: &mut Problems,

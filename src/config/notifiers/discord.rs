@@ -1,0 +1,22 @@
+//! `kind = "discord"`: a Discord webhook URL (it carries the token: never shown).
+
+use super::model::NotifierKind;
+use super::{Kind, Site};
+use crate::config::locate::Problems;
+use crate::config::raw::RawNotifier;
+
+pub(super) const KIND: Kind = Kind {
+    name: "discord",
+    options: &["url"],
+    build,
+};
+
+fn build(
+    n: &RawNotifier,
+    site: &Site<'_>,
+    problems: &mut Problems,
+    _: &mut Problems,
+) -> Option<NotifierKind> {
+    site.http_url(n.url.as_deref(), "url", "discord", None, problems)
+        .map(|url| NotifierKind::Discord { url })
+}

@@ -10,7 +10,7 @@ use super::fmt_time;
 use crate::config::{FeedConfig, TopicConfig};
 use crate::fetch::Validators;
 use crate::identity::{KeyMode, alert_uid};
-use crate::topics::{Document, ItemText};
+use crate::topics::{ItemText, Matcher};
 
 /// An item ready to store: normalized text plus its identity.
 #[derive(Debug, Clone)]
@@ -83,9 +83,14 @@ pub fn complete_poll(
         .with_context(|| format!("feed `{}` is not in the database", feed.name))?;
     update_feed(&tx, feed_id, rec)?;
     let mut summary = IngestSummary::default();
-    let applicable: Vec<&TopicConfig> = topics.iter().filter(|t| t.applies_to(feed)).collect();
+    // Built here for now, once per poll and only when there is something new to match.
+    let matcher = std::cell::OnceCell::new();
+    let topics = Topics {
+        configs: topics,
+        matcher: &matcher,
+    };
     for item in items {
-        store_item(&tx, feed_id, feed, &applicable, item, rec.now, &mut summary)?;
+        store_item(&tx, feed_id, feed, &topics, item, rec.now, &mut summary)?;
     }
     tx.commit()?;
     Ok(summary)
@@ -154,11 +159,17 @@ fn update_feed(tx: &Transaction<'_>, feed_id: i64, rec: &PollRecord) -> anyhow::
     Ok(())
 }
 
+/// The configured topics and their matcher, compiled on first use.
+struct Topics<'a> {
+    configs: &'a [TopicConfig],
+    matcher: &'a std::cell::OnceCell<Matcher>,
+}
+
 fn store_item(
     tx: &Transaction<'_>,
     feed_id: i64,
     feed: &FeedConfig,
-    topics: &[&TopicConfig],
+    topics: &Topics<'_>,
     item: &NewItem,
     now: DateTime<Utc>,
     summary: &mut IngestSummary,
@@ -244,16 +255,19 @@ fn story_for(tx: &Transaction<'_>, item: &NewItem, now: &str) -> anyhow::Result<
 fn match_topics(
     tx: &Transaction<'_>,
     feed: &FeedConfig,
-    topics: &[&TopicConfig],
+    topics: &Topics<'_>,
     item: &NewItem,
     item_id: i64,
     story_id: i64,
     now: &str,
 ) -> anyhow::Result<usize> {
-    if topics.is_empty() {
+    if topics.configs.is_empty() {
         return Ok(0);
     }
-    let doc = Document::new(&ItemText {
+    let matcher = topics
+        .matcher
+        .get_or_init(|| Matcher::new(topics.configs.iter().map(|t| &t.query)));
+    let text = ItemText {
         title: &item.title,
         summary: &item.summary,
         content: &item.content,
@@ -261,13 +275,11 @@ fn match_topics(
         categories: &item.categories,
         feed: &feed.name,
         url: item.url.as_deref().unwrap_or(""),
-    });
+    };
     let mut created = 0;
-    for topic in topics {
-        let Some(terms) = topic.query.matches(&doc) else {
-            continue;
-        };
-        let terms = serde_json::to_string(&terms)?;
+    for hit in matcher.matches(&text, |i| topics.configs[i].applies_to(feed)) {
+        let topic = &topics.configs[hit.topic];
+        let terms = serde_json::to_string(&hit.matched_terms)?;
         tx.prepare_cached(
             "INSERT OR IGNORE INTO item_topics (item_id, topic, matched_terms) VALUES (?1, ?2, ?3)",
         )?

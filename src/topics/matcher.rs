@@ -1,0 +1,476 @@
+//! All topics compiled into one [`Matcher`]: an item is folded and tokenized once, each token
+//! is looked up once among the interned query words (and walked once down a trie of prefix
+//! stems), and only the topics that one of those hits touches — plus the few that can match
+//! with no hit at all (`-sponsored`, `a OR -b`) — are evaluated.
+//!
+//! Phrases are triggered by one of their words (the anchor) and verified by position; regexes
+//! that can make a topic true on their own run for every item, grouped in one `RegexSet` per
+//! field; the others run only when a word hit made their topic a candidate.
+
+mod compile;
+mod prefix;
+
+use std::cell::RefCell;
+
+use rustc_hash::FxHashMap;
+
+use super::normalize::Tokens;
+use super::{ItemText, SLOTS};
+use prefix::PrefixTrie;
+
+/// Topics that matched one item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicMatch {
+    /// Index of the topic in the queries the matcher was built from.
+    pub topic: usize,
+    /// As [`super::Query::matches`] reports them.
+    pub matched_terms: Vec<String>,
+}
+
+/// Every topic's query, compiled once and shared (it is `Send + Sync`) by worker threads.
+#[derive(Debug)]
+pub struct Matcher {
+    /// Interned folded words of words and phrases → word id.
+    words: FxHashMap<Box<str>, u32>,
+    /// Word id → the terms it can make true (word terms, phrases anchored on it).
+    word_terms: Csr,
+    prefixes: PrefixTrie,
+    terms: Vec<CTerm>,
+    /// Term → the topics that use it.
+    term_topics: Csr,
+    topics: Vec<CTopic>,
+    /// Topics true when no term hits, in order: evaluated for every item.
+    always: Vec<u32>,
+    /// Per field, the regexes that must run on every item, and their terms.
+    eager: [EagerRegexes; SLOTS],
+    /// Fields that any word or prefix term reads: the others are not tokenized.
+    token_fields: u8,
+}
+
+/// Compressed rows: row `i` is `items[start[i]..start[i + 1]]`.
+#[derive(Debug, Default)]
+struct Csr {
+    start: Vec<u32>,
+    items: Vec<u32>,
+}
+
+impl Csr {
+    fn from_rows(rows: &[Vec<u32>]) -> Self {
+        let mut start = Vec::with_capacity(rows.len() + 1);
+        let mut items = Vec::new();
+        start.push(0);
+        for r in rows {
+            items.extend_from_slice(r);
+            start.push(items.len() as u32);
+        }
+        Self { start, items }
+    }
+
+    fn row(&self, i: u32) -> &[u32] {
+        let i = i as usize;
+        &self.items[self.start[i] as usize..self.start[i + 1] as usize]
+    }
+}
+
+/// The regexes of one field that run on every item.
+#[derive(Debug)]
+struct EagerRegexes {
+    /// All of them at once; `None` when the union was too large to compile.
+    set: Option<regex::RegexSet>,
+    terms: Vec<u32>,
+}
+
+#[derive(Debug)]
+struct CTerm {
+    /// Item fields the term looks at, a bit per slot.
+    mask: u8,
+    kind: CKind,
+}
+
+#[derive(Debug)]
+enum CKind {
+    /// Hit when its word occurs in one of its fields.
+    Word,
+    /// Hit from the prefix trie.
+    Prefix,
+    /// Consecutive word ids, then optionally a token starting with `tail`; found from the
+    /// occurrences of `elems[anchor]`.
+    Phrase {
+        elems: Box<[u32]>,
+        tail: Option<Box<str>>,
+        anchor: usize,
+    },
+    /// Run on every item when `eager`, else only for candidate topics.
+    Regex { re: regex::Regex, eager: bool },
+}
+
+#[derive(Debug)]
+struct CTopic {
+    /// The query in postfix: no recursion at match time.
+    prog: Box<[Op]>,
+    /// Terms that count for a match (not under a NOT), in query order, with their display.
+    report: Box<[(u32, Box<str>)]>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Op {
+    Term(u32),
+    And(u32),
+    Or(u32),
+    Not,
+}
+
+const NONE: u32 = u32::MAX;
+
+/// Per-thread working memory, reused between items. Arrays indexed by word, term or topic
+/// id are "set" when their stamp equals the current generation, so nothing is cleared per item.
+#[derive(Default)]
+struct Scratch {
+    generation: u32,
+    toks: Tokens,
+    /// Token range of each field.
+    ranges: [(u32, u32); SLOTS],
+    /// Word id of each token, or NONE.
+    ids: Vec<u32>,
+    /// Previous occurrence of the same word id, or NONE.
+    prev: Vec<u32>,
+    word_stamp: Vec<u32>,
+    word_fields: Vec<u8>,
+    word_last: Vec<u32>,
+    hit_words: Vec<u32>,
+    /// Prefix terms hit during the scan.
+    pending: Vec<u32>,
+    term_stamp: Vec<u32>,
+    /// Lazy regexes evaluated this item (their hit is in `term_stamp`).
+    regex_stamp: Vec<u32>,
+    topic_stamp: Vec<u32>,
+    candidates: Vec<u32>,
+    stack: Vec<bool>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+impl Scratch {
+    fn begin(&mut self, m: &Matcher) {
+        let grow = |v: &mut Vec<u32>, n: usize| {
+            if v.len() < n {
+                v.resize(n, 0);
+            }
+        };
+        grow(&mut self.word_stamp, m.words.len());
+        grow(&mut self.word_last, m.words.len());
+        if self.word_fields.len() < m.words.len() {
+            self.word_fields.resize(m.words.len(), 0);
+        }
+        grow(&mut self.term_stamp, m.terms.len());
+        grow(&mut self.regex_stamp, m.terms.len());
+        grow(&mut self.topic_stamp, m.topics.len());
+        self.generation = self.generation.wrapping_add(1);
+        if self.generation == 0 {
+            for v in [
+                &mut self.word_stamp,
+                &mut self.term_stamp,
+                &mut self.regex_stamp,
+                &mut self.topic_stamp,
+            ] {
+                v.fill(0);
+            }
+            self.generation = 1;
+        }
+        self.toks.clear();
+        self.ids.clear();
+        self.prev.clear();
+        self.hit_words.clear();
+        self.pending.clear();
+        self.candidates.clear();
+    }
+}
+
+impl Matcher {
+    /// Compile `queries`; topic `i` is the `i`-th query.
+    pub fn new<'a>(queries: impl IntoIterator<Item = &'a super::Query>) -> Matcher {
+        compile::build(queries)
+    }
+
+    /// Number of topics.
+    pub fn len(&self) -> usize {
+        self.topics.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.topics.is_empty()
+    }
+
+    /// Topics that match `item`, in topic order, with their matched terms (as
+    /// [`super::Query::matches`] gives them). `applies(i)` is asked only for candidate topics,
+    /// to apply per-feed filters before evaluating them.
+    pub fn matches(
+        &self,
+        item: &ItemText<'_>,
+        mut applies: impl FnMut(usize) -> bool,
+    ) -> Vec<TopicMatch> {
+        SCRATCH.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut s) => self.run(item, &mut s, &mut applies),
+            // Called again from inside `applies`: use fresh memory.
+            Err(_) => self.run(item, &mut Scratch::default(), &mut applies),
+        })
+    }
+
+    fn run(
+        &self,
+        item: &ItemText<'_>,
+        s: &mut Scratch,
+        applies: &mut dyn FnMut(usize) -> bool,
+    ) -> Vec<TopicMatch> {
+        s.begin(self);
+        self.scan_tokens(item, s);
+        self.confirm_word_terms(s);
+        self.run_eager_regexes(item, s);
+        for &t in &self.always {
+            if s.topic_stamp[t as usize] != s.generation {
+                s.topic_stamp[t as usize] = s.generation;
+                s.candidates.push(t);
+            }
+        }
+        let mut candidates = std::mem::take(&mut s.candidates);
+        candidates.sort_unstable();
+        let mut out = Vec::new();
+        for &t in &candidates {
+            if !applies(t as usize) {
+                continue;
+            }
+            if let Some(matched_terms) = self.evaluate(t, item, s) {
+                out.push(TopicMatch {
+                    topic: t as usize,
+                    matched_terms,
+                });
+            }
+        }
+        s.candidates = candidates;
+        out
+    }
+
+    /// Tokenize the fields terms read, record the interned words seen (where, and in which
+    /// fields) and the prefix terms hit.
+    fn scan_tokens(&self, item: &ItemText<'_>, s: &mut Scratch) {
+        for slot in 0..SLOTS {
+            let bit = 1u8 << slot;
+            let from = s.toks.len() as u32;
+            if self.token_fields & bit != 0 {
+                item.tokenize(slot, &mut s.toks);
+            }
+            s.ranges[slot] = (from, s.toks.len() as u32);
+            for pos in from as usize..s.toks.len() {
+                let text = s.toks.get(pos);
+                let id = self.words.get(text).copied().unwrap_or(NONE);
+                s.ids.push(id);
+                s.prev.push(NONE);
+                if id != NONE {
+                    let w = id as usize;
+                    if s.word_stamp[w] != s.generation {
+                        s.word_stamp[w] = s.generation;
+                        s.word_fields[w] = 0;
+                        s.word_last[w] = NONE;
+                        s.hit_words.push(id);
+                    }
+                    s.word_fields[w] |= bit;
+                    s.prev[pos] = s.word_last[w];
+                    s.word_last[w] = pos as u32;
+                }
+                if !self.prefixes.is_empty() {
+                    let before = s.pending.len();
+                    self.prefixes.walk(s.toks.get(pos), &mut s.pending);
+                    // Keep only the prefix terms that read this field.
+                    let mut keep = before;
+                    for k in before..s.pending.len() {
+                        let t = s.pending[k];
+                        if self.terms[t as usize].mask & bit != 0 {
+                            s.pending[keep] = t;
+                            keep += 1;
+                        }
+                    }
+                    s.pending.truncate(keep);
+                }
+            }
+        }
+        let pending = std::mem::take(&mut s.pending);
+        for &t in &pending {
+            self.hit(t, s);
+        }
+        s.pending = pending;
+        s.pending.clear();
+    }
+
+    /// Word terms and phrases triggered by the words seen.
+    fn confirm_word_terms(&self, s: &mut Scratch) {
+        let mut i = 0;
+        while i < s.hit_words.len() {
+            let w = s.hit_words[i];
+            i += 1;
+            let fields = s.word_fields[w as usize];
+            for &t in self.word_terms.row(w) {
+                let term = &self.terms[t as usize];
+                if term.mask & fields == 0 || s.term_stamp[t as usize] == s.generation {
+                    continue;
+                }
+                let hit = match &term.kind {
+                    CKind::Phrase {
+                        elems,
+                        tail,
+                        anchor,
+                    } => self.phrase_at_some_occurrence(s, w, term.mask, elems, tail, *anchor),
+                    _ => true,
+                };
+                if hit {
+                    self.hit(t, s);
+                }
+            }
+        }
+    }
+
+    fn phrase_at_some_occurrence(
+        &self,
+        s: &Scratch,
+        anchor_word: u32,
+        mask: u8,
+        elems: &[u32],
+        tail: &Option<Box<str>>,
+        anchor: usize,
+    ) -> bool {
+        let len = elems.len() + usize::from(tail.is_some());
+        let mut pos = s.word_last[anchor_word as usize];
+        while pos != NONE {
+            let p = pos as usize;
+            pos = s.prev[p];
+            let Some(slot) = s
+                .ranges
+                .iter()
+                .position(|&(a, b)| (a as usize..b as usize).contains(&p))
+            else {
+                continue;
+            };
+            let (a, b) = s.ranges[slot];
+            if mask & (1 << slot) == 0 || p < a as usize + anchor {
+                continue;
+            }
+            let start = p - anchor;
+            if start + len > b as usize {
+                continue;
+            }
+            let words_agree = s.ids[start..start + elems.len()] == *elems;
+            if words_agree
+                && tail
+                    .as_deref()
+                    .is_none_or(|t| s.toks.get(start + elems.len()).starts_with(t))
+            {
+                return true;
+            }
+        }
+        false
+    }
+
+    fn run_eager_regexes(&self, item: &ItemText<'_>, s: &mut Scratch) {
+        for (slot, eager) in self.eager.iter().enumerate() {
+            if eager.terms.is_empty() {
+                continue;
+            }
+            let raw = item.raw(slot);
+            if raw.is_empty() {
+                continue;
+            }
+            match &eager.set {
+                Some(set) => {
+                    for i in set.matches(&raw).iter() {
+                        self.hit(eager.terms[i], s);
+                    }
+                }
+                None => {
+                    for &t in &eager.terms {
+                        if let CKind::Regex { re, .. } = &self.terms[t as usize].kind
+                            && re.is_match(&raw)
+                        {
+                            self.hit(t, s);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Term `t` is true for this item: its topics become candidates.
+    fn hit(&self, t: u32, s: &mut Scratch) {
+        if s.term_stamp[t as usize] == s.generation {
+            return;
+        }
+        s.term_stamp[t as usize] = s.generation;
+        for &topic in self.term_topics.row(t) {
+            if s.topic_stamp[topic as usize] != s.generation {
+                s.topic_stamp[topic as usize] = s.generation;
+                s.candidates.push(topic);
+            }
+        }
+    }
+
+    /// Whether term `t` is true, running a lazy regex the first time it is asked.
+    fn term_value(&self, t: u32, item: &ItemText<'_>, s: &mut Scratch) -> bool {
+        let i = t as usize;
+        if s.term_stamp[i] == s.generation {
+            return true;
+        }
+        let term = &self.terms[i];
+        let CKind::Regex { re, eager: false } = &term.kind else {
+            return false;
+        };
+        if s.regex_stamp[i] != s.generation {
+            s.regex_stamp[i] = s.generation;
+            let hit = (0..SLOTS)
+                .filter(|slot| term.mask & (1 << slot) != 0)
+                .any(|slot| re.is_match(&item.raw(slot)));
+            if hit {
+                // Marks the term only: its topics are already being evaluated.
+                s.term_stamp[i] = s.generation;
+            }
+        }
+        s.term_stamp[i] == s.generation
+    }
+
+    fn evaluate(&self, topic: u32, item: &ItemText<'_>, s: &mut Scratch) -> Option<Vec<String>> {
+        let tp = &self.topics[topic as usize];
+        let mut stack = std::mem::take(&mut s.stack);
+        stack.clear();
+        for op in tp.prog.iter() {
+            match *op {
+                Op::Term(t) => stack.push(self.term_value(t, item, s)),
+                Op::Not => {
+                    if let Some(v) = stack.last_mut() {
+                        *v = !*v;
+                    }
+                }
+                Op::And(n) | Op::Or(n) => {
+                    let from = stack.len().saturating_sub(n as usize);
+                    let v = if matches!(op, Op::And(_)) {
+                        stack[from..].iter().all(|&b| b)
+                    } else {
+                        stack[from..].iter().any(|&b| b)
+                    };
+                    stack.truncate(from);
+                    stack.push(v);
+                }
+            }
+        }
+        let matched = stack.pop().unwrap_or(false);
+        s.stack = stack;
+        if !matched {
+            return None;
+        }
+        let mut out: Vec<String> = Vec::new();
+        for (t, display) in tp.report.iter() {
+            if self.term_value(*t, item, s) && !out.iter().any(|d| **d == **display) {
+                out.push(display.to_string());
+            }
+        }
+        Some(out)
+    }
+}

@@ -36,9 +36,11 @@ pub struct Matcher {
     word_terms: Csr,
     prefixes: PrefixTrie,
     terms: Vec<CTerm>,
-    /// Term → the topics that use it.
-    term_topics: Csr,
+    /// Term → the (topic, required clause) pairs it can satisfy.
+    postings: Postings,
     topics: Vec<CTopic>,
+    /// Every topic's query in postfix, one after the other.
+    ops: Vec<Op>,
     /// Topics true when no term hits, in order: evaluated for every item.
     always: Vec<u32>,
     /// Per field, the regexes that must run on every item, and their terms.
@@ -80,6 +82,40 @@ struct EagerRegexes {
     terms: Vec<u32>,
 }
 
+/// Compressed rows of postings, as [`Csr`].
+#[derive(Debug, Default)]
+struct Postings {
+    start: Vec<u32>,
+    items: Vec<Posting>,
+}
+
+/// A term can satisfy clause `clause` of the `clauses` a topic needs (the children of its
+/// top-level AND that need a term hit): the topic is a candidate once all are satisfied.
+#[derive(Debug, Clone, Copy)]
+struct Posting {
+    topic: u32,
+    clause: u8,
+    clauses: u8,
+}
+
+impl Postings {
+    fn from_rows(rows: &[Vec<Posting>]) -> Self {
+        let mut start = Vec::with_capacity(rows.len() + 1);
+        let mut items = Vec::new();
+        start.push(0);
+        for r in rows {
+            items.extend_from_slice(r);
+            start.push(items.len() as u32);
+        }
+        Self { start, items }
+    }
+
+    fn row(&self, i: u32) -> &[Posting] {
+        let i = i as usize;
+        &self.items[self.start[i] as usize..self.start[i + 1] as usize]
+    }
+}
+
 #[derive(Debug)]
 struct CTerm {
     /// Item fields the term looks at, a bit per slot.
@@ -106,10 +142,18 @@ enum CKind {
 
 #[derive(Debug)]
 struct CTopic {
-    /// The query in postfix: no recursion at match time.
-    prog: Box<[Op]>,
-    /// Terms that count for a match (not under a NOT), in query order, with their display.
-    report: Box<[(u32, Box<str>)]>,
+    /// Its range of `ops`: the query in postfix, so no recursion at match time.
+    ops: (u32, u32),
+    /// Terms that count for a match (not under a NOT), in query order.
+    report: Box<[Report]>,
+}
+
+#[derive(Debug)]
+struct Report {
+    term: u32,
+    display: Box<str>,
+    /// Earlier entries with the same display: if one of them hit, this one is not repeated.
+    same_display_before: Box<[u32]>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -143,8 +187,10 @@ struct Scratch {
     term_stamp: Vec<u32>,
     /// Lazy regexes evaluated this item (their hit is in `term_stamp`).
     regex_stamp: Vec<u32>,
-    topic_stamp: Vec<u32>,
-    candidates: Vec<u32>,
+    /// Per topic: generation (high half) and the required clauses satisfied (low half).
+    clauses: Vec<u64>,
+    /// Candidate topics, a bit each: read in order, cleared as read.
+    candidates: Vec<u64>,
     stack: Vec<bool>,
 }
 
@@ -166,17 +212,23 @@ impl Scratch {
         }
         grow(&mut self.term_stamp, m.terms.len());
         grow(&mut self.regex_stamp, m.terms.len());
-        grow(&mut self.topic_stamp, m.topics.len());
+        if self.clauses.len() < m.topics.len() {
+            self.clauses.resize(m.topics.len(), 0);
+        }
+        let words = m.topics.len().div_ceil(64);
+        if self.candidates.len() < words {
+            self.candidates.resize(words, 0);
+        }
         self.generation = self.generation.wrapping_add(1);
         if self.generation == 0 {
             for v in [
                 &mut self.word_stamp,
                 &mut self.term_stamp,
                 &mut self.regex_stamp,
-                &mut self.topic_stamp,
             ] {
                 v.fill(0);
             }
+            self.clauses.fill(0);
             self.generation = 1;
         }
         self.toks.clear();
@@ -184,7 +236,6 @@ impl Scratch {
         self.prev.clear();
         self.hit_words.clear();
         self.pending.clear();
-        self.candidates.clear();
     }
 }
 
@@ -229,26 +280,25 @@ impl Matcher {
         self.confirm_word_terms(s);
         self.run_eager_regexes(item, s);
         for &t in &self.always {
-            if s.topic_stamp[t as usize] != s.generation {
-                s.topic_stamp[t as usize] = s.generation;
-                s.candidates.push(t);
-            }
+            s.candidates[t as usize / 64] |= 1 << (t % 64);
         }
-        let mut candidates = std::mem::take(&mut s.candidates);
-        candidates.sort_unstable();
         let mut out = Vec::new();
-        for &t in &candidates {
-            if !applies(t as usize) {
-                continue;
-            }
-            if let Some(matched_terms) = self.evaluate(t, item, s) {
-                out.push(TopicMatch {
-                    topic: t as usize,
-                    matched_terms,
-                });
+        for w in 0..self.topics.len().div_ceil(64) {
+            while s.candidates[w] != 0 {
+                let bit = s.candidates[w].trailing_zeros();
+                s.candidates[w] &= s.candidates[w] - 1;
+                let t = w as u32 * 64 + bit;
+                if !applies(t as usize) {
+                    continue;
+                }
+                if let Some(matched_terms) = self.evaluate(t, item, s) {
+                    out.push(TopicMatch {
+                        topic: t as usize,
+                        matched_terms,
+                    });
+                }
             }
         }
-        s.candidates = candidates;
         out
     }
 
@@ -339,6 +389,13 @@ impl Matcher {
         tail: &Option<Box<str>>,
         anchor: usize,
     ) -> bool {
+        // Cheap rejection first: every word of the phrase must occur somewhere.
+        if elems
+            .iter()
+            .any(|&e| s.word_stamp[e as usize] != s.generation)
+        {
+            return false;
+        }
         let len = elems.len() + usize::from(tail.is_some());
         let mut pos = s.word_last[anchor_word as usize];
         while pos != NONE {
@@ -359,7 +416,11 @@ impl Matcher {
             if start + len > b as usize {
                 continue;
             }
-            let words_agree = s.ids[start..start + elems.len()] == *elems;
+            // Element by element: a slice comparison would call memcmp for a few words.
+            let words_agree = s.ids[start..start + elems.len()]
+                .iter()
+                .zip(elems)
+                .all(|(a, b)| a == b);
             if words_agree
                 && tail
                     .as_deref()
@@ -405,42 +466,51 @@ impl Matcher {
             return;
         }
         s.term_stamp[t as usize] = s.generation;
-        for &topic in self.term_topics.row(t) {
-            if s.topic_stamp[topic as usize] != s.generation {
-                s.topic_stamp[topic as usize] = s.generation;
-                s.candidates.push(topic);
+        let generation = u64::from(s.generation) << 32;
+        for p in self.postings.row(t) {
+            let state = &mut s.clauses[p.topic as usize];
+            if *state & !0xffff_ffff != generation {
+                *state = generation;
+            }
+            *state |= 1 << p.clause;
+            let all = (1u64 << p.clauses) - 1;
+            if *state & all == all {
+                s.candidates[p.topic as usize / 64] |= 1 << (p.topic % 64);
             }
         }
     }
 
     /// Whether term `t` is true, running a lazy regex the first time it is asked.
+    #[inline]
     fn term_value(&self, t: u32, item: &ItemText<'_>, s: &mut Scratch) -> bool {
+        s.term_stamp[t as usize] == s.generation || self.lazy_regex(t, item, s)
+    }
+
+    fn lazy_regex(&self, t: u32, item: &ItemText<'_>, s: &mut Scratch) -> bool {
         let i = t as usize;
-        if s.term_stamp[i] == s.generation {
-            return true;
-        }
         let term = &self.terms[i];
         let CKind::Regex { re, eager: false } = &term.kind else {
             return false;
         };
-        if s.regex_stamp[i] != s.generation {
-            s.regex_stamp[i] = s.generation;
-            let hit = (0..SLOTS)
-                .filter(|slot| term.mask & (1 << slot) != 0)
-                .any(|slot| re.is_match(&item.raw(slot)));
-            if hit {
-                // Marks the term only: its topics are already being evaluated.
-                s.term_stamp[i] = s.generation;
-            }
+        if s.regex_stamp[i] == s.generation {
+            return false;
         }
-        s.term_stamp[i] == s.generation
+        s.regex_stamp[i] = s.generation;
+        let hit = (0..SLOTS)
+            .filter(|slot| term.mask & (1 << slot) != 0)
+            .any(|slot| re.is_match(&item.raw(slot)));
+        if hit {
+            // Marks the term only: its topics are already being evaluated.
+            s.term_stamp[i] = s.generation;
+        }
+        hit
     }
 
     fn evaluate(&self, topic: u32, item: &ItemText<'_>, s: &mut Scratch) -> Option<Vec<String>> {
         let tp = &self.topics[topic as usize];
         let mut stack = std::mem::take(&mut s.stack);
         stack.clear();
-        for op in tp.prog.iter() {
+        for op in &self.ops[tp.ops.0 as usize..tp.ops.1 as usize] {
             match *op {
                 Op::Term(t) => stack.push(self.term_value(t, item, s)),
                 Op::Not => {
@@ -465,10 +535,14 @@ impl Matcher {
         if !matched {
             return None;
         }
-        let mut out: Vec<String> = Vec::new();
-        for (t, display) in tp.report.iter() {
-            if self.term_value(*t, item, s) && !out.iter().any(|d| **d == **display) {
-                out.push(display.to_string());
+        let mut out = Vec::new();
+        for r in tp.report.iter() {
+            let shown_already = r.same_display_before.iter().any(|&k| {
+                let earlier = tp.report[k as usize].term;
+                self.term_value(earlier, item, s)
+            });
+            if !shown_already && self.term_value(r.term, item, s) {
+                out.push(r.display.to_string());
             }
         }
         Some(out)

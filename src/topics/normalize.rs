@@ -89,11 +89,21 @@ impl Writer<'_> {
         while i < bytes.len() {
             let b = bytes[i];
             if b < 0x80 {
-                i += 1;
                 if b.is_ascii_alphanumeric() {
+                    // The common case: copy the whole ASCII run, then lower-case it in place.
+                    let run = bytes[i..]
+                        .iter()
+                        .position(|b| !b.is_ascii_alphanumeric())
+                        .map_or(bytes.len(), |n| i + n);
                     self.begin();
-                    self.toks.buf.push(b.to_ascii_lowercase() as char);
-                } else if matches!(b, b'\'' | b'`') {
+                    let at = self.toks.buf.len();
+                    self.toks.buf.push_str(&text[i..run]);
+                    self.toks.buf[at..].make_ascii_lowercase();
+                    i = run;
+                    continue;
+                }
+                i += 1;
+                if matches!(b, b'\'' | b'`') {
                     i = self.apostrophe(text, i);
                 } else {
                     self.end();

@@ -6,12 +6,15 @@
 use rustc_hash::FxHashMap;
 
 use super::prefix::PrefixTrie;
-use super::{CKind, CTerm, CTopic, Csr, EagerRegexes, Matcher, Op};
+use super::{CKind, CTerm, CTopic, Csr, EagerRegexes, Matcher, Op, Posting, Postings, Report};
 use crate::topics::{Expr, Query, Term, TermKind, eval};
 
 /// Past this many regex terms in one topic, assume they can match it alone rather than try
 /// every combination.
 const MAX_REGEX_COMBINATIONS: usize = 10;
+
+/// Required clauses tracked per topic (bits of a word); past this, the first ones suffice.
+const MAX_CLAUSES: usize = 32;
 
 #[derive(Debug, PartialEq, Eq, Hash)]
 enum Key {
@@ -20,14 +23,19 @@ enum Key {
 }
 
 #[derive(Default)]
-struct Builder {
+struct Builder<'a> {
+    /// Each topic's query and its terms' ids, for choosing triggers once all are known.
+    queries: Vec<(&'a Query, Vec<u32>)>,
+    /// How many topics use each term: the more, the likelier it is common in text too.
+    term_uses: Vec<u32>,
     words: FxHashMap<Box<str>, u32>,
     word_terms: Vec<Vec<u32>>,
     keys: FxHashMap<Key, u32>,
     terms: Vec<CTerm>,
-    term_topics: Vec<Vec<u32>>,
+    postings: Vec<Vec<Posting>>,
     prefixes: PrefixTrie,
     topics: Vec<CTopic>,
+    ops: Vec<Op>,
     always: Vec<u32>,
     token_fields: u8,
 }
@@ -40,41 +48,112 @@ pub(super) fn build<'a>(queries: impl IntoIterator<Item = &'a Query>) -> Matcher
     b.finish()
 }
 
-impl Builder {
-    fn add(&mut self, q: &Query) {
+impl<'a> Builder<'a> {
+    fn add(&mut self, q: &'a Query) {
         let topic = self.topics.len() as u32;
         let local: Vec<u32> = q.terms().iter().map(|t| self.intern_term(t)).collect();
-        for &g in &local {
-            let users = &mut self.term_topics[g as usize];
-            if users.last() != Some(&topic) {
-                users.push(topic);
-            }
+        let mut distinct = local.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        for &g in &distinct {
+            self.term_uses[g as usize] += 1;
         }
-        let mut prog = Vec::new();
-        postfix(q.expr(), &local, &mut prog);
-        let report = q
+        let always = eval(q.expr(), &|_| false);
+        let start = self.ops.len() as u32;
+        postfix(q.expr(), &local, &mut self.ops);
+        let ops = (start, self.ops.len() as u32);
+        let positive: Vec<(u32, &str)> = q
             .polarity()
             .into_iter()
             .zip(q.terms())
             .zip(&local)
             .filter(|((positive, _), _)| *positive)
-            .map(|((_, t), &g)| (g, t.display.clone().into_boxed_str()))
+            .map(|((_, t), &g)| (g, t.display.as_str()))
             .collect();
-        self.topics.push(CTopic {
-            prog: prog.into_boxed_slice(),
-            report,
-        });
-        self.classify(q, topic, &local);
+        let report = positive
+            .iter()
+            .enumerate()
+            .map(|(j, &(term, display))| Report {
+                term,
+                display: display.into(),
+                same_display_before: (0..j as u32)
+                    .filter(|&k| positive[k as usize].1 == display)
+                    .collect(),
+            })
+            .collect();
+        self.topics.push(CTopic { ops, report });
+        if always {
+            self.always.push(topic);
+        } else {
+            self.mark_eager_regexes(q, &local);
+        }
+        self.queries.push((q, local));
     }
 
-    /// A topic true with every term false is evaluated for every item. Otherwise, if its
-    /// regexes can make it true with no word hit, they must run for every item; if not, they
-    /// run only when a word made the topic a candidate.
-    fn classify(&mut self, q: &Query, topic: u32, local: &[u32]) {
-        if eval(q.expr(), &|_| false) {
-            self.always.push(topic);
-            return;
+    /// A topic that is not true with every term false needs some term to hit. More: each
+    /// child of its top-level AND that cannot be true without a hit needs one of its own.
+    /// Post each such clause's trigger terms (the terms of which one hits whenever the
+    /// clause is true), so a topic becomes a candidate only once every clause has a hit.
+    fn index_triggers(&mut self) {
+        let queries = std::mem::take(&mut self.queries);
+        for (topic, (q, local)) in queries.iter().enumerate() {
+            if self.always.binary_search(&(topic as u32)).is_ok() {
+                continue;
+            }
+            let cost = |i: usize| {
+                let uses = f64::from(self.term_uses[local[i] as usize]);
+                match &q.terms()[i].kind {
+                    TermKind::Regex(_) => None,
+                    // Longer words are rarer, phrases rarer still, prefixes broader.
+                    TermKind::Words { words, prefix } => {
+                        let len = words.iter().map(|w| w.chars().count()).max().unwrap_or(1);
+                        let shape = if *prefix {
+                            4.0
+                        } else {
+                            1.0 / words.len() as f64
+                        };
+                        Some(uses * shape + 1.0 / len as f64)
+                    }
+                }
+            };
+            let mut clauses: Vec<Vec<usize>> = match q.expr() {
+                Expr::And(v) => v
+                    .iter()
+                    .filter_map(|x| trigger_set(x, &cost))
+                    .map(|(_, set)| set)
+                    .take(MAX_CLAUSES)
+                    .collect(),
+                e => trigger_set(e, &cost)
+                    .map(|(_, set)| set)
+                    .into_iter()
+                    .collect(),
+            };
+            if clauses.is_empty() {
+                clauses.push((0..local.len()).collect());
+            }
+            let n = clauses.len() as u8;
+            for (k, clause) in clauses.iter().enumerate() {
+                for &i in clause {
+                    let posting = Posting {
+                        topic: topic as u32,
+                        clause: k as u8,
+                        clauses: n,
+                    };
+                    let row = &mut self.postings[local[i] as usize];
+                    if !row
+                        .last()
+                        .is_some_and(|p| p.topic == posting.topic && p.clause == posting.clause)
+                    {
+                        row.push(posting);
+                    }
+                }
+            }
         }
+    }
+
+    /// A topic whose regexes can make it true with no word hit needs them run for every
+    /// item; otherwise they run only when a word made the topic a candidate.
+    fn mark_eager_regexes(&mut self, q: &Query, local: &[u32]) {
         let regexes: Vec<usize> = (0..local.len())
             .filter(|&i| matches!(q.terms()[i].kind, TermKind::Regex(_)))
             .collect();
@@ -131,7 +210,8 @@ impl Builder {
         };
         self.keys.insert(key, g);
         self.terms.push(CTerm { mask, kind });
-        self.term_topics.push(Vec::new());
+        self.postings.push(Vec::new());
+        self.term_uses.push(0);
         g
     }
 
@@ -171,7 +251,8 @@ impl Builder {
         }
     }
 
-    fn finish(self) -> Matcher {
+    fn finish(mut self) -> Matcher {
+        self.index_triggers();
         let eager = std::array::from_fn(|slot| {
             let (terms, patterns): (Vec<u32>, Vec<&str>) = self
                 .terms
@@ -191,8 +272,9 @@ impl Builder {
             word_terms: Csr::from_rows(&self.word_terms),
             prefixes: self.prefixes,
             terms: self.terms,
-            term_topics: Csr::from_rows(&self.term_topics),
+            postings: Postings::from_rows(&self.postings),
             topics: self.topics,
+            ops: self.ops,
             always: self.always,
             eager,
             token_fields: self.token_fields,
@@ -224,6 +306,28 @@ impl EagerRegexes {
                 Self { set: None, terms }
             }
         }
+    }
+}
+
+/// Terms of which at least one hits whenever `e` is true, and their summed `cost`: `None`
+/// if `e` can be true without any of its word terms (`cost` is `None` for a regex term).
+/// For an AND, the cheapest child's set suffices.
+fn trigger_set(e: &Expr, cost: &impl Fn(usize) -> Option<f64>) -> Option<(f64, Vec<usize>)> {
+    match e {
+        Expr::Term(i) => cost(*i).map(|c| (c, vec![*i])),
+        Expr::Or(v) => v.iter().try_fold((0.0, Vec::new()), |(c, mut set), x| {
+            let (xc, xs) = trigger_set(x, cost)?;
+            set.extend(xs);
+            Some((c + xc, set))
+        }),
+        Expr::And(v) => v
+            .iter()
+            .filter_map(|x| trigger_set(x, cost))
+            .min_by(|a, b| a.0.total_cmp(&b.0)),
+        Expr::Not(x) => match &**x {
+            Expr::Not(y) => trigger_set(y, cost),
+            _ => None,
+        },
     }
 }
 

@@ -4,6 +4,8 @@
 #[derive(Debug, Default)]
 pub(super) struct PrefixTrie {
     nodes: Vec<Node>,
+    /// The root's children by first byte (0: none), so most tokens stop after one load.
+    first: Vec<u32>,
 }
 
 #[derive(Debug, Default)]
@@ -22,6 +24,7 @@ impl PrefixTrie {
     pub(super) fn insert(&mut self, stem: &str, term: u32) {
         if self.nodes.is_empty() {
             self.nodes.push(Node::default());
+            self.first = vec![0; 256];
         }
         let mut n = 0usize;
         for &b in stem.as_bytes() {
@@ -36,12 +39,21 @@ impl PrefixTrie {
             };
         }
         self.nodes[n].terms.push(term);
+        for &(b, child) in &self.nodes[0].edges {
+            self.first[b as usize] = child;
+        }
     }
 
     /// Append to `out` the terms of every stem `token` starts with.
     pub(super) fn walk(&self, token: &str, out: &mut Vec<u32>) {
-        let mut n = 0usize;
-        for &b in token.as_bytes() {
+        let bytes = token.as_bytes();
+        let Some(&b) = bytes.first() else { return };
+        let mut n = self.first.get(b as usize).copied().unwrap_or(0) as usize;
+        if n == 0 {
+            return;
+        }
+        out.extend_from_slice(&self.nodes[n].terms);
+        for &b in &bytes[1..] {
             let Some(node) = self.nodes.get(n) else {
                 return;
             };

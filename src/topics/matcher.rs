@@ -9,6 +9,7 @@
 
 mod compile;
 mod prefix;
+mod regexes;
 
 use std::cell::RefCell;
 
@@ -43,8 +44,12 @@ pub struct Matcher {
     ops: Vec<Op>,
     /// Topics true when no term hits, in order: evaluated for every item.
     always: Vec<u32>,
-    /// Per field, the regexes that must run on every item, and their terms.
-    eager: [EagerRegexes; SLOTS],
+    /// Regex terms that must run on every item.
+    eager: Vec<u32>,
+    /// The distinct gate words of regex terms, found in one pass per field.
+    gates: Option<aho_corasick::AhoCorasick>,
+    /// Fields gated regexes read: the ones searched for gates.
+    gate_fields: u8,
     /// Fields that any word or prefix term reads: the others are not tokenized.
     token_fields: u8,
 }
@@ -72,14 +77,6 @@ impl Csr {
         let i = i as usize;
         &self.items[self.start[i] as usize..self.start[i + 1] as usize]
     }
-}
-
-/// The regexes of one field that run on every item.
-#[derive(Debug)]
-struct EagerRegexes {
-    /// All of them at once; `None` when the union was too large to compile.
-    set: Option<regex::RegexSet>,
-    terms: Vec<u32>,
 }
 
 /// Compressed rows of postings, as [`Csr`].
@@ -136,8 +133,13 @@ enum CKind {
         tail: Option<Box<str>>,
         anchor: usize,
     },
-    /// Run on every item when `eager`, else only for candidate topics.
-    Regex { re: regex::Regex, eager: bool },
+    /// Run on every item when `eager`, else only for candidate topics; only over fields
+    /// whose folded text contains gate word `gate` (see [`regexes`]).
+    Regex {
+        re: regex::Regex,
+        eager: bool,
+        gate: Option<u32>,
+    },
 }
 
 #[derive(Debug)]
@@ -182,6 +184,8 @@ struct Scratch {
     word_fields: Vec<u8>,
     word_last: Vec<u32>,
     hit_words: Vec<u32>,
+    /// Per gate word, the fields whose folded text contains it.
+    gate_seen: Vec<u8>,
     /// Prefix terms hit during the scan.
     pending: Vec<u32>,
     term_stamp: Vec<u32>,
@@ -236,6 +240,9 @@ impl Scratch {
         self.prev.clear();
         self.hit_words.clear();
         self.pending.clear();
+        self.gate_seen.clear();
+        self.gate_seen
+            .resize(m.gates.as_ref().map_or(0, |g| g.patterns_len()), 0);
     }
 }
 
@@ -433,31 +440,38 @@ impl Matcher {
     }
 
     fn run_eager_regexes(&self, item: &ItemText<'_>, s: &mut Scratch) {
-        for (slot, eager) in self.eager.iter().enumerate() {
-            if eager.terms.is_empty() {
-                continue;
-            }
-            let raw = item.raw(slot);
-            if raw.is_empty() {
-                continue;
-            }
-            match &eager.set {
-                Some(set) => {
-                    for i in set.matches(&raw).iter() {
-                        self.hit(eager.terms[i], s);
-                    }
-                }
-                None => {
-                    for &t in &eager.terms {
-                        if let CKind::Regex { re, .. } = &self.terms[t as usize].kind
-                            && re.is_match(&raw)
-                        {
-                            self.hit(t, s);
-                        }
-                    }
+        if let Some(gates) = &self.gates {
+            for slot in (0..SLOTS).filter(|slot| self.gate_fields & (1 << slot) != 0) {
+                let (from, to) = s.ranges[slot];
+                let text = s.toks.joined(from as usize, to as usize);
+                for m in gates.find_overlapping_iter(text) {
+                    s.gate_seen[m.pattern().as_usize()] |= 1 << slot;
                 }
             }
         }
+        for &t in &self.eager {
+            if self.regex_hits(t, item, s) {
+                self.hit(t, s);
+            }
+        }
+    }
+
+    /// Whether regex term `t` matches one of its fields.
+    fn regex_hits(&self, t: u32, item: &ItemText<'_>, s: &Scratch) -> bool {
+        let term = &self.terms[t as usize];
+        let CKind::Regex { re, gate, .. } = &term.kind else {
+            return false;
+        };
+        (0..SLOTS)
+            .filter(|slot| term.mask & (1 << slot) != 0)
+            .any(|slot| {
+                // Without a gate table (it failed to build) every regex runs.
+                gate.is_none_or(|g| {
+                    s.gate_seen
+                        .get(g as usize)
+                        .is_none_or(|&seen| seen & (1 << slot) != 0)
+                }) && re.is_match(&item.raw(slot))
+            })
     }
 
     /// Term `t` is true for this item: its topics become candidates.
@@ -488,17 +502,13 @@ impl Matcher {
 
     fn lazy_regex(&self, t: u32, item: &ItemText<'_>, s: &mut Scratch) -> bool {
         let i = t as usize;
-        let term = &self.terms[i];
-        let CKind::Regex { re, eager: false } = &term.kind else {
-            return false;
-        };
-        if s.regex_stamp[i] == s.generation {
+        if !matches!(self.terms[i].kind, CKind::Regex { eager: false, .. })
+            || s.regex_stamp[i] == s.generation
+        {
             return false;
         }
         s.regex_stamp[i] = s.generation;
-        let hit = (0..SLOTS)
-            .filter(|slot| term.mask & (1 << slot) != 0)
-            .any(|slot| re.is_match(&item.raw(slot)));
+        let hit = self.regex_hits(t, item, s);
         if hit {
             // Marks the term only: its topics are already being evaluated.
             s.term_stamp[i] = s.generation;

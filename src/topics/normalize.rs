@@ -39,6 +39,14 @@ impl Tokens {
         &self.buf[s as usize..e as usize]
     }
 
+    /// Tokens `from..to` as one string, without separators: a quick containment test.
+    pub fn joined(&self, from: usize, to: usize) -> &str {
+        if from >= to {
+            return "";
+        }
+        &self.buf[self.spans[from].0 as usize..self.spans[to - 1].1 as usize]
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = &str> + '_ {
         (0..self.len()).map(|i| self.get(i))
     }
@@ -118,6 +126,9 @@ impl Writer<'_> {
                 i = self.apostrophe(text, i);
             } else if is_ignorable(c) {
                 // Soft hyphens and joiners sit inside words in real feeds.
+            } else if ('\u{2000}'..='\u{206F}').contains(&c) {
+                // General punctuation (dashes, quotes, spaces): the common non-ASCII case.
+                self.end();
             } else if !(c.is_alphanumeric() || is_combining_mark(c)) {
                 // Punctuation, symbols (™ would decompose to "TM"), spaces.
                 self.end();

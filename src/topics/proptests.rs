@@ -21,7 +21,8 @@ const VOCAB: &[&[&str]] = &[
     &["Sino", "sino"],
     &["strategic", "Strategic", "STRATEGIC"],
     &["partnership", "Partnership"],
-    &["sanction", "Sanction"],
+    &["sanction", "Sanction", "ſanction"],
+    &["Kremlin", "\u{212A}REMLIN", "kremlin"],
     &["sanctions", "sanctioned"],
     &["sponsored", "Sponsored"],
     &["Président", "president", "PRESIDENT", "Presidént"],
@@ -53,6 +54,8 @@ const REGEXES: &[&str] = &[
     "北京",
     "rus+ia\\b",
     "\\d{4}",
+    "KREMLIN",
+    "(?i)kremlin|beijing",
 ];
 
 const FIELDS: &[&str] = &[

@@ -6,7 +6,7 @@
 use rustc_hash::FxHashMap;
 
 use super::prefix::PrefixTrie;
-use super::{CKind, CTerm, CTopic, Csr, EagerRegexes, Matcher, Op, Posting, Postings, Report};
+use super::{CKind, CTerm, CTopic, Csr, Matcher, Op, Posting, Postings, Report, regexes};
 use crate::topics::{Expr, Query, Term, TermKind, eval};
 
 /// Past this many regex terms in one topic, assume they can match it alone rather than try
@@ -38,6 +38,9 @@ struct Builder<'a> {
     ops: Vec<Op>,
     always: Vec<u32>,
     token_fields: u8,
+    /// Distinct gate words of regex terms → gate id.
+    gates: FxHashMap<Box<str>, u32>,
+    gate_fields: u8,
 }
 
 pub(super) fn build<'a>(queries: impl IntoIterator<Item = &'a Query>) -> Matcher {
@@ -199,10 +202,20 @@ impl<'a> Builder<'a> {
         }
         let g = self.terms.len() as u32;
         let kind = match &term.kind {
-            TermKind::Regex(re) => CKind::Regex {
-                re: re.clone(),
-                eager: false,
-            },
+            TermKind::Regex(re) => {
+                let gate = regexes::required_word(re.as_str()).map(|w| {
+                    // The gate reads the field's folded tokens.
+                    self.token_fields |= mask;
+                    self.gate_fields |= mask;
+                    let next = self.gates.len() as u32;
+                    *self.gates.entry(w).or_insert(next)
+                });
+                CKind::Regex {
+                    re: re.clone(),
+                    eager: false,
+                    gate,
+                }
+            }
             TermKind::Words { words, prefix } => {
                 self.token_fields |= mask;
                 self.words_kind(g, words, *prefix)
@@ -253,20 +266,28 @@ impl<'a> Builder<'a> {
 
     fn finish(mut self) -> Matcher {
         self.index_triggers();
-        let eager = std::array::from_fn(|slot| {
-            let (terms, patterns): (Vec<u32>, Vec<&str>) = self
-                .terms
-                .iter()
-                .enumerate()
-                .filter_map(|(g, t)| match &t.kind {
-                    CKind::Regex { re, eager: true } if t.mask & (1 << slot) != 0 => {
-                        Some((g as u32, re.as_str()))
-                    }
-                    _ => None,
-                })
-                .unzip();
-            EagerRegexes::new(terms, &patterns)
-        });
+        let eager = (0..self.terms.len() as u32)
+            .filter(|&t| {
+                matches!(
+                    self.terms[t as usize].kind,
+                    CKind::Regex { eager: true, .. }
+                )
+            })
+            .collect();
+        let mut gate_words: Vec<(&str, u32)> =
+            self.gates.iter().map(|(w, &id)| (&**w, id)).collect();
+        gate_words.sort_unstable_by_key(|&(_, id)| id);
+        let gates = if gate_words.is_empty() {
+            None
+        } else {
+            aho_corasick::AhoCorasick::builder()
+                .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+                .build(gate_words.iter().map(|(w, _)| w))
+                .map_err(
+                    |e| tracing::warn!(error = %e, "regex gate words: running regexes ungated"),
+                )
+                .ok()
+        };
         Matcher {
             words: self.words,
             word_terms: Csr::from_rows(&self.word_terms),
@@ -277,34 +298,9 @@ impl<'a> Builder<'a> {
             ops: self.ops,
             always: self.always,
             eager,
+            gate_fields: if gates.is_some() { self.gate_fields } else { 0 },
+            gates,
             token_fields: self.token_fields,
-        }
-    }
-}
-
-impl EagerRegexes {
-    /// One `RegexSet` for the field; if the union is too big to compile, each regex alone.
-    fn new(terms: Vec<u32>, patterns: &[&str]) -> Self {
-        if terms.is_empty() {
-            return Self { set: None, terms };
-        }
-        let set = regex::RegexSetBuilder::new(patterns)
-            .case_insensitive(true)
-            .size_limit(patterns.len().saturating_mul(1 << 20).min(256 << 20))
-            .build();
-        match set {
-            Ok(set) => Self {
-                set: Some(set),
-                terms,
-            },
-            Err(e) => {
-                tracing::warn!(
-                    regexes = patterns.len(),
-                    error = %e,
-                    "topic regexes too large to combine; running them one by one"
-                );
-                Self { set: None, terms }
-            }
         }
     }
 }

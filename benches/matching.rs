@@ -541,10 +541,12 @@ fn bench(c: &mut Criterion<CpuTime>) {
     });
     g.finish();
 
-    c.bench_function("compile/10000", |b| {
-        let queries = topics(&v, 10_000);
-        b.iter(|| black_box(Matcher::new(&queries).len()))
-    });
+    for n in [1_000, 10_000] {
+        let queries = topics(&v, n);
+        c.bench_function(&format!("compile/{n}"), |b| {
+            b.iter(|| black_box(Matcher::new(&queries).len()))
+        });
+    }
 }
 
 criterion_group! {

@@ -10,14 +10,13 @@
 mod compile;
 mod prefix;
 mod regexes;
-
-use std::cell::RefCell;
+mod scratch;
 
 use rustc_hash::FxHashMap;
 
-use super::normalize::Tokens;
 use super::{ItemText, SLOTS};
 use prefix::PrefixTrie;
+use scratch::{NONE, SCRATCH, Scratch};
 
 /// Topics that matched one item.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,11 +33,11 @@ pub struct Matcher {
     /// Interned folded words of words and phrases → word id.
     words: FxHashMap<Box<str>, u32>,
     /// Word id → the terms it can make true (word terms, phrases anchored on it).
-    word_terms: Csr,
+    word_terms: Csr<u32>,
     prefixes: PrefixTrie,
     terms: Vec<CTerm>,
     /// Term → the (topic, required clause) pairs it can satisfy.
-    postings: Postings,
+    postings: Csr<Posting>,
     topics: Vec<CTopic>,
     /// Every topic's query in postfix, one after the other.
     ops: Vec<Op>,
@@ -55,14 +54,14 @@ pub struct Matcher {
 }
 
 /// Compressed rows: row `i` is `items[start[i]..start[i + 1]]`.
-#[derive(Debug, Default)]
-struct Csr {
+#[derive(Debug)]
+struct Csr<T> {
     start: Vec<u32>,
-    items: Vec<u32>,
+    items: Vec<T>,
 }
 
-impl Csr {
-    fn from_rows(rows: &[Vec<u32>]) -> Self {
+impl<T: Copy> Csr<T> {
+    fn from_rows(rows: &[Vec<T>]) -> Self {
         let mut start = Vec::with_capacity(rows.len() + 1);
         let mut items = Vec::new();
         start.push(0);
@@ -73,17 +72,10 @@ impl Csr {
         Self { start, items }
     }
 
-    fn row(&self, i: u32) -> &[u32] {
+    fn row(&self, i: u32) -> &[T] {
         let i = i as usize;
         &self.items[self.start[i] as usize..self.start[i + 1] as usize]
     }
-}
-
-/// Compressed rows of postings, as [`Csr`].
-#[derive(Debug, Default)]
-struct Postings {
-    start: Vec<u32>,
-    items: Vec<Posting>,
 }
 
 /// A term can satisfy clause `clause` of the `clauses` a topic needs (the children of its
@@ -93,24 +85,6 @@ struct Posting {
     topic: u32,
     clause: u8,
     clauses: u8,
-}
-
-impl Postings {
-    fn from_rows(rows: &[Vec<Posting>]) -> Self {
-        let mut start = Vec::with_capacity(rows.len() + 1);
-        let mut items = Vec::new();
-        start.push(0);
-        for r in rows {
-            items.extend_from_slice(r);
-            start.push(items.len() as u32);
-        }
-        Self { start, items }
-    }
-
-    fn row(&self, i: u32) -> &[Posting] {
-        let i = i as usize;
-        &self.items[self.start[i] as usize..self.start[i + 1] as usize]
-    }
 }
 
 #[derive(Debug)]
@@ -164,86 +138,6 @@ enum Op {
     And(u32),
     Or(u32),
     Not,
-}
-
-const NONE: u32 = u32::MAX;
-
-/// Per-thread working memory, reused between items. Arrays indexed by word, term or topic
-/// id are "set" when their stamp equals the current generation, so nothing is cleared per item.
-#[derive(Default)]
-struct Scratch {
-    generation: u32,
-    toks: Tokens,
-    /// Token range of each field.
-    ranges: [(u32, u32); SLOTS],
-    /// Word id of each token, or NONE.
-    ids: Vec<u32>,
-    /// Previous occurrence of the same word id, or NONE.
-    prev: Vec<u32>,
-    word_stamp: Vec<u32>,
-    word_fields: Vec<u8>,
-    word_last: Vec<u32>,
-    hit_words: Vec<u32>,
-    /// Per gate word, the fields whose folded text contains it.
-    gate_seen: Vec<u8>,
-    /// Prefix terms hit during the scan.
-    pending: Vec<u32>,
-    term_stamp: Vec<u32>,
-    /// Lazy regexes evaluated this item (their hit is in `term_stamp`).
-    regex_stamp: Vec<u32>,
-    /// Per topic: generation (high half) and the required clauses satisfied (low half).
-    clauses: Vec<u64>,
-    /// Candidate topics, a bit each: read in order, cleared as read.
-    candidates: Vec<u64>,
-    stack: Vec<bool>,
-}
-
-thread_local! {
-    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
-}
-
-impl Scratch {
-    fn begin(&mut self, m: &Matcher) {
-        let grow = |v: &mut Vec<u32>, n: usize| {
-            if v.len() < n {
-                v.resize(n, 0);
-            }
-        };
-        grow(&mut self.word_stamp, m.words.len());
-        grow(&mut self.word_last, m.words.len());
-        if self.word_fields.len() < m.words.len() {
-            self.word_fields.resize(m.words.len(), 0);
-        }
-        grow(&mut self.term_stamp, m.terms.len());
-        grow(&mut self.regex_stamp, m.terms.len());
-        if self.clauses.len() < m.topics.len() {
-            self.clauses.resize(m.topics.len(), 0);
-        }
-        let words = m.topics.len().div_ceil(64);
-        if self.candidates.len() < words {
-            self.candidates.resize(words, 0);
-        }
-        self.generation = self.generation.wrapping_add(1);
-        if self.generation == 0 {
-            for v in [
-                &mut self.word_stamp,
-                &mut self.term_stamp,
-                &mut self.regex_stamp,
-            ] {
-                v.fill(0);
-            }
-            self.clauses.fill(0);
-            self.generation = 1;
-        }
-        self.toks.clear();
-        self.ids.clear();
-        self.prev.clear();
-        self.hit_words.clear();
-        self.pending.clear();
-        self.gate_seen.clear();
-        self.gate_seen
-            .resize(m.gates.as_ref().map_or(0, |g| g.patterns_len()), 0);
-    }
 }
 
 impl Matcher {

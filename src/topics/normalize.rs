@@ -29,6 +29,11 @@ impl Tokens {
         self.spans.len()
     }
 
+    /// Bytes held, for callers that keep a `Tokens` between items.
+    pub fn capacity(&self) -> usize {
+        self.buf.capacity() + self.spans.capacity() * std::mem::size_of::<(u32, u32)>()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.spans.is_empty()
     }

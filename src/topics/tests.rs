@@ -412,3 +412,35 @@ fn explanation_reports_each_term() {
     let json = serde_json::to_value(&e).unwrap();
     assert_eq!(json["terms"][2]["folded"], "sanction*");
 }
+
+#[test]
+fn matcher_is_shared_between_threads_and_reentrant() {
+    fn shared<T: Send + Sync>(_: &T) {}
+    let queries: Vec<Query> = ["China", "/russia/", "Lavrov -sponsored"]
+        .iter()
+        .map(|q| Query::parse(q).unwrap())
+        .collect();
+    let m = Matcher::new(&queries);
+    shared(&m);
+    let item = ItemText {
+        title: "China and Russia",
+        content: "Lavrov visits",
+        ..Default::default()
+    };
+    let topics = |v: Vec<TopicMatch>| v.into_iter().map(|t| t.topic).collect::<Vec<_>>();
+    let on_thread = std::thread::scope(|s| s.spawn(|| topics(m.matches(&item, |_| true))).join());
+    assert_eq!(on_thread.ok(), Some(vec![0, 1, 2]));
+    // `applies` may itself match (another item): the matcher does not trip over itself.
+    let other = ItemText {
+        title: "China, sponsored",
+        ..Default::default()
+    };
+    let got = m.matches(&item, |i| {
+        m.matches(&other, |_| true).iter().all(|t| t.topic != i)
+    });
+    assert_eq!(
+        topics(got),
+        [1, 2],
+        "topic 0 is filtered by the inner match"
+    );
+}

@@ -6,7 +6,7 @@
 use rustc_hash::FxHashMap;
 
 use super::prefix::PrefixTrie;
-use super::{CKind, CTerm, CTopic, Csr, Matcher, Op, Posting, Postings, Report, regexes};
+use super::{CKind, CTerm, CTopic, Csr, Matcher, Op, Posting, Report, regexes};
 use crate::topics::{Expr, Query, Term, TermKind, eval};
 
 /// Past this many regex terms in one topic, assume they can match it alone rather than try
@@ -293,7 +293,7 @@ impl<'a> Builder<'a> {
             word_terms: Csr::from_rows(&self.word_terms),
             prefixes: self.prefixes,
             terms: self.terms,
-            postings: Postings::from_rows(&self.postings),
+            postings: Csr::from_rows(&self.postings),
             topics: self.topics,
             ops: self.ops,
             always: self.always,

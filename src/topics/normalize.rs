@@ -89,6 +89,17 @@ pub fn fold(text: &str) -> String {
     words(text).join(" ")
 }
 
+/// ASCII letters and digits, by byte (a table: the tokenizer's innermost test).
+const ASCII_WORD: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        t[b] = (b as u8).is_ascii_alphanumeric();
+        b += 1;
+    }
+    t
+};
+
 struct Writer<'a> {
     toks: &'a mut Tokens,
     /// Where the word being written began in the buffer.
@@ -102,11 +113,11 @@ impl Writer<'_> {
         while i < bytes.len() {
             let b = bytes[i];
             if b < 0x80 {
-                if b.is_ascii_alphanumeric() {
+                if ASCII_WORD[b as usize] {
                     // The common case: copy the whole ASCII run, then lower-case it in place.
                     let run = bytes[i..]
                         .iter()
-                        .position(|b| !b.is_ascii_alphanumeric())
+                        .position(|&b| !ASCII_WORD[b as usize])
                         .map_or(bytes.len(), |n| i + n);
                     self.begin();
                     let at = self.toks.buf.len();

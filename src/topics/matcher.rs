@@ -1,11 +1,13 @@
 //! All topics compiled into one [`Matcher`]: an item is folded and tokenized once, each token
 //! is looked up once among the interned query words (and walked once down a trie of prefix
-//! stems), and only the topics that one of those hits touches — plus the few that can match
-//! with no hit at all (`-sponsored`, `a OR -b`) — are evaluated.
+//! stems), and a topic is evaluated only once each clause of its top-level AND that needs a
+//! hit has one — plus the few topics that can match with no hit at all (`-sponsored`,
+//! `a OR -b`), evaluated for every item.
 //!
-//! Phrases are triggered by one of their words (the anchor) and verified by position; regexes
-//! that can make a topic true on their own run for every item, grouped in one `RegexSet` per
-//! field; the others run only when a word hit made their topic a candidate.
+//! Phrases are triggered by one of their words (the anchor) and verified by position. Regexes
+//! that can make a topic true on their own run for every item, the others only when their
+//! topic is a candidate; either way only over fields whose folded text holds a word the regex
+//! cannot match without ([`regexes`]).
 
 mod compile;
 mod prefix;

@@ -1,7 +1,8 @@
 //! Queries → one [`Matcher`]: identical terms shared between topics, words interned, phrases
-//! anchored on their longest word, prefix stems in a trie, and each topic classified at
-//! compile time (can it match with no word hit at all? then it is evaluated for every item,
-//! or its regexes run for every item).
+//! anchored on their longest word, prefix stems in a trie, regexes given gate words, and each
+//! topic classified at compile time: true with every term false (evaluated for every item),
+//! regexes able to make it true alone (they run for every item), and the trigger terms of
+//! each clause it needs.
 
 use rustc_hash::FxHashMap;
 

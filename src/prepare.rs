@@ -19,7 +19,7 @@ use crate::failpoint;
 use crate::identity::{KeyInput, KeyMode, alert_uid, canonical_url, content_hash, content_key};
 use crate::parse::{ParsedFeed, RawItem};
 use crate::store::{ItemMatch, NewItem};
-use crate::topics::{Document, ItemText};
+use crate::topics::ItemText;
 
 /// At most one CPU job per core at a time; the others wait for a permit (holding nothing but
 /// their fetched body, whose number the poll limits bound).
@@ -155,11 +155,6 @@ pub fn prepare(
     let planned: Vec<&str> = plans.iter().filter_map(|p| p.key.as_deref()).collect();
     let stored = known(&planned)?;
 
-    let applicable: Vec<&crate::config::TopicConfig> = config
-        .topics
-        .iter()
-        .filter(|t| t.applies_to(feed))
-        .collect();
     let mut out = Prepared {
         title: doc.title,
         key_mode,
@@ -186,13 +181,7 @@ pub fn prepare(
             _ => {}
         }
         out.items.push(new_item(
-            raw,
-            plan.key,
-            plan.alias,
-            link,
-            raw_hash,
-            feed,
-            &applicable,
+            raw, plan.key, plan.alias, link, raw_hash, feed, config,
         ));
     }
     Ok(out)
@@ -205,7 +194,7 @@ fn new_item(
     canonical: Option<String>,
     raw_hash: [u8; 16],
     feed: &FeedConfig,
-    topics: &[&crate::config::TopicConfig],
+    config: &Config,
 ) -> NewItem {
     let p = raw.normalize();
     let text = if p.content.is_empty() {
@@ -236,20 +225,16 @@ fn new_item(
         raw_hash,
         matches: Vec::new(),
     };
-    item.matches = match_topics(&item, feed, topics);
+    item.matches = match_topics(&item, feed, config);
     item
 }
 
 /// The topics `item` matches, with one alert id per (topic, notifier).
-fn match_topics(
-    item: &NewItem,
-    feed: &FeedConfig,
-    topics: &[&crate::config::TopicConfig],
-) -> Vec<ItemMatch> {
-    if topics.is_empty() {
+fn match_topics(item: &NewItem, feed: &FeedConfig, config: &Config) -> Vec<ItemMatch> {
+    if config.topics.is_empty() {
         return Vec::new();
     }
-    let doc = Document::new(&ItemText {
+    let text = ItemText {
         title: &item.title,
         summary: &item.summary,
         content: &item.content,
@@ -257,14 +242,16 @@ fn match_topics(
         categories: &item.categories,
         feed: &feed.name,
         url: item.url.as_deref().unwrap_or(""),
-    });
-    topics
-        .iter()
-        .filter_map(|topic| {
-            let terms = topic.query.matches(&doc)?;
-            Some(ItemMatch {
+    };
+    config
+        .matcher
+        .matches(&text, |i| config.topics[i].applies_to(feed))
+        .into_iter()
+        .map(|m| {
+            let topic = &config.topics[m.topic];
+            ItemMatch {
                 topic: Arc::from(topic.name.as_str()),
-                terms: serde_json::to_string(&terms).unwrap_or_else(|_| "[]".into()),
+                terms: serde_json::to_string(&m.matched_terms).unwrap_or_else(|_| "[]".into()),
                 alerts: topic
                     .notify
                     .iter()
@@ -275,7 +262,7 @@ fn match_topics(
                         )
                     })
                     .collect(),
-            })
+            }
         })
         .collect()
 }

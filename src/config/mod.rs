@@ -64,6 +64,9 @@ pub struct Config {
     pub http: Option<HttpConfig>,
     pub feeds: Vec<FeedConfig>,
     pub topics: Vec<TopicConfig>,
+    /// Every topic's query compiled into one matcher (topic `i` is `topics[i]`), built once
+    /// here so that each item is tokenized once however many topics there are.
+    pub matcher: std::sync::Arc<crate::topics::Matcher>,
     pub notifiers: Vec<NotifierConfig>,
 }
 
@@ -316,6 +319,7 @@ fn validate(
         daemon: daemon?,
         http,
         feeds,
+        matcher: std::sync::Arc::new(crate::topics::Matcher::new(topics.iter().map(|t| &t.query))),
         topics,
         notifiers,
     })

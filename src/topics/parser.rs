@@ -1,14 +1,20 @@
 //! Tokens → expression tree. Precedence: NOT binds tightest, then AND (also implicit, by
-//! juxtaposition), then OR.
+//! juxtaposition), then OR. Nesting (parentheses and NOT/`-` together) is bounded by
+//! [`MAX_DEPTH`], so the recursive descent here and every walk of the tree stay shallow
+//! whatever the input.
 
 use super::lexer::{Body, Spanned, Tok};
-use super::normalize::words;
+use super::normalize::{is_spaceless, words};
 use super::{Expr, Field, QueryError, Term, TermKind};
+
+/// The deepest nesting of parentheses and NOT/`-` a query may have.
+pub const MAX_DEPTH: usize = 256;
 
 pub struct Parser {
     toks: Vec<Spanned>,
     pos: usize,
     end_col: usize,
+    depth: usize,
     pub terms: Vec<Term>,
 }
 
@@ -18,6 +24,7 @@ impl Parser {
             toks,
             pos: 0,
             end_col: len + 1,
+            depth: 0,
             terms: Vec::new(),
         }
     }
@@ -84,11 +91,23 @@ impl Parser {
         })
     }
 
+    /// Enter one level of nesting at the current token, or refuse past [`MAX_DEPTH`].
+    fn descend(&mut self) -> Result<(), QueryError> {
+        if self.depth >= MAX_DEPTH {
+            return self.err(format!("nested more than {MAX_DEPTH} levels"));
+        }
+        self.depth += 1;
+        Ok(())
+    }
+
     fn unary(&mut self) -> Result<Expr, QueryError> {
         match self.peek() {
             Some(Tok::Not) => {
+                self.descend()?;
                 self.pos += 1;
-                Ok(Expr::Not(Box::new(self.unary()?)))
+                let inner = self.unary()?;
+                self.depth -= 1;
+                Ok(Expr::Not(Box::new(inner)))
             }
             _ => self.primary(),
         }
@@ -98,8 +117,10 @@ impl Parser {
         let col = self.col();
         match self.toks.get(self.pos).cloned() {
             Some((Tok::LParen, _)) => {
+                self.descend()?;
                 self.pos += 1;
                 let e = self.or()?;
+                self.depth -= 1;
                 if self.peek() != Some(&Tok::RParen) {
                     return Err(QueryError {
                         column: col,
@@ -175,31 +196,29 @@ fn build_term(field: Option<&str>, body: Body, column: usize) -> Result<Term, Qu
                     message: "empty phrase".into(),
                 });
             }
-            (p, TermKind::Words(w))
+            (
+                p,
+                TermKind::Words {
+                    words: w,
+                    prefix: false,
+                },
+            )
         }
         Body::Word(word) => {
-            if let Some(stem) = word.strip_suffix('*') {
-                let w = words(stem);
-                if w.len() != 1 {
-                    return Err(QueryError {
-                        column,
-                        message: format!("a prefix needs one word before '*': `{word}`"),
-                    });
-                }
-                (
-                    word.clone(),
-                    TermKind::Prefix(w.into_iter().next().unwrap_or_default()),
-                )
-            } else {
-                let w = words(&word);
-                if w.is_empty() {
-                    return Err(QueryError {
-                        column,
-                        message: format!("`{word}` has no letters or digits to match"),
-                    });
-                }
-                (word, TermKind::Words(w))
-            }
+            let (stem, prefix) = match word.strip_suffix('*') {
+                Some(stem) => (stem, true),
+                None => (word.as_str(), false),
+            };
+            let w = words(stem);
+            let Some(last) = w.last() else {
+                return Err(QueryError {
+                    column,
+                    message: format!("`{word}` has no letters or digits to match"),
+                });
+            };
+            // A character of a spaceless script is a whole token: a prefix of it is itself.
+            let prefix = prefix && !last.chars().all(is_spaceless);
+            (word, TermKind::Words { words: w, prefix })
         }
     };
     Ok(Term {

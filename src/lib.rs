@@ -14,4 +14,5 @@ pub mod parse;
 pub mod poll;
 pub mod schedule;
 pub mod store;
+pub mod stories;
 pub mod topics;

@@ -18,7 +18,7 @@ use super::signature::{Signature, Similarity, Sketch};
 use super::text::mix;
 
 /// Words an item is indexed under: this many from its body, the rest from its lede.
-pub const KEYS: usize = 4;
+const KEYS: usize = 4;
 const BODY_KEYS: usize = 2;
 /// Buckets of the posting table (512 KiB of heads, 128 KiB of loads).
 const BUCKETS: usize = 1 << 17;
@@ -26,10 +26,11 @@ const BUCKETS: usize = 1 << 17;
 const CROWDED: u8 = 24;
 /// …and keys go first to buckets below this.
 const QUIET: u8 = 4;
-/// Chain steps per probe; crowded buckets stop growing, so this is rarely reached.
+/// Chain steps per probe in a quiet bucket…
 const MAX_STEPS: usize = 48;
-/// Chain steps in a crowded bucket: its word is in many recent items and says little; only
-/// the newest few are looked at (their items are found through their other keys).
+/// …in a busier one, whose word is in many recent items and says less…
+const BUSY_STEPS: usize = 12;
+/// …and in a crowded one: only the newest few (their items are found through other keys).
 const CROWDED_STEPS: usize = 4;
 /// Candidates compared per lookup.
 const MAX_CANDIDATES: usize = 32;
@@ -264,10 +265,10 @@ impl StoryIndex {
         for probe in merged(sig.body_words(), sig.lede_words()) {
             let (bucket, tag) = bucket_and_tag(probe);
             let mut posting = self.heads[bucket];
-            let steps = if self.loads[bucket] >= CROWDED {
-                CROWDED_STEPS
-            } else {
-                MAX_STEPS
+            let steps = match self.loads[bucket] {
+                l if l < QUIET => MAX_STEPS,
+                l if l < CROWDED => BUSY_STEPS,
+                _ => CROWDED_STEPS,
             };
             for _ in 0..steps {
                 if !self.is_live(posting) {

@@ -94,6 +94,14 @@ fn summary(set: &Set, out: &mut String) {
         set.pairs.len() - positives
     )
     .ok();
+    let bytes: Vec<usize> = set.sigs.iter().map(|s| s.to_bytes().len()).collect();
+    writeln!(
+        out,
+        "stored signature: mean {} bytes, max {}",
+        bytes.iter().sum::<usize>() / bytes.len(),
+        bytes.iter().max().unwrap_or(&0)
+    )
+    .ok();
 }
 
 fn clustering(set: &Set, out: &mut String) {

@@ -24,5 +24,6 @@ pub mod prepare;
 pub mod schedule;
 pub mod scheduler;
 pub mod store;
+pub mod stories;
 pub mod text;
 pub mod topics;

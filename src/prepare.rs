@@ -224,7 +224,17 @@ fn new_item(
         published: p.published,
         raw_hash,
         matches: Vec::new(),
+        signature: None,
+        signature_bytes: None,
     };
+    let sig = crate::stories::Signature::new(
+        &item.title,
+        crate::store::stories::text_of(&item.summary, &item.content),
+    );
+    if !sig.is_empty() {
+        item.signature_bytes = Some(sig.to_bytes());
+        item.signature = Some(sig);
+    }
     item.matches = match_topics(&item, feed, config);
     item
 }

@@ -12,6 +12,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::fmt_time;
 use super::outbox::{self, FeedEventAlert};
+use super::stories::Stories;
 use crate::failpoint;
 use crate::feed_state::FeedState;
 
@@ -36,6 +37,10 @@ pub struct NewItem {
     /// any text is extracted.
     pub raw_hash: [u8; 16],
     pub matches: Vec<ItemMatch>,
+    /// The near-duplicate signature that joins copies of one story (`None` for items too
+    /// short to compare), and its stored form.
+    pub signature: Option<crate::stories::Signature>,
+    pub signature_bytes: Option<Vec<u8>>,
 }
 
 /// One topic an item matches, and the alerts that follow from it.
@@ -73,7 +78,7 @@ pub struct IngestSummary {
 pub fn complete_poll(
     conn: &Connection,
     outcome: &PollOutcome,
-    window: chrono::Duration,
+    stories: &mut Stories,
 ) -> anyhow::Result<IngestSummary> {
     if failpoint::active_for("writer-panic", &outcome.state.name) {
         panic!("failpoint writer-panic for feed {}", outcome.state.name);
@@ -88,10 +93,9 @@ pub fn complete_poll(
         feed_id: outcome.state.id,
         now,
         now_text: fmt_time(now),
-        window,
     };
     for item in &outcome.items {
-        store_item(conn, &at, item, &mut summary)?;
+        store_item(conn, &at, item, stories, &mut summary)?;
     }
     for key in &outcome.still_listed {
         conn.prepare_cached(
@@ -137,7 +141,6 @@ struct At {
     feed_id: i64,
     now: DateTime<Utc>,
     now_text: String,
-    window: chrono::Duration,
 }
 
 /// The stored row an item is, if any: by key, or by its alias when the links agree.
@@ -188,6 +191,7 @@ fn store_item(
     conn: &Connection,
     at: &At,
     item: &NewItem,
+    stories: &mut Stories,
     summary: &mut IngestSummary,
 ) -> anyhow::Result<()> {
     let raw_hash = &item.raw_hash[..];
@@ -206,7 +210,7 @@ fn store_item(
             conn.prepare_cached(
                 "UPDATE items SET guid = ?2, title = ?3, url = ?4, canonical_url = ?5, author = ?6,
                  summary = ?7, content = ?8, categories = ?9, published = COALESCE(?10, published),
-                 updated = ?11, content_hash = ?12, raw_hash = ?13 WHERE id = ?1",
+                 updated = ?11, content_hash = ?12, raw_hash = ?13, signature = ?14 WHERE id = ?1",
             )?
             .execute(params![
                 id,
@@ -221,7 +225,8 @@ fn store_item(
                 item.published.map(fmt_time),
                 at.now_text,
                 item.content_hash,
-                raw_hash
+                raw_hash,
+                item.signature_bytes
             ])?;
             fts_insert(conn, id, item, &categories)?;
             let story_id: i64 = conn
@@ -232,14 +237,14 @@ fn store_item(
         }
         None if pruned(conn, at.feed_id, &item.key)? => {}
         None => {
-            let story_id = super::stories::story_for(conn, at.feed_id, item, at.now, at.window)?;
+            let story_id = stories.story_for(conn, at.feed_id, item, at.now)?;
             let categories = serde_json::to_string(&item.categories)?;
             // An item without a (readable) date is dated when first seen.
             let published = item.published.map(fmt_time);
             conn.prepare_cached(
                 "INSERT INTO items (feed_id, key, guid, title, url, canonical_url, author, summary,
-                 content, categories, published, first_seen, content_hash, story_id, raw_hash)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                 content, categories, published, first_seen, content_hash, story_id, raw_hash, signature)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
             )?
             .execute(params![
                 at.feed_id,
@@ -256,7 +261,8 @@ fn store_item(
                 at.now_text,
                 item.content_hash,
                 story_id,
-                raw_hash
+                raw_hash,
+                item.signature_bytes
             ])?;
             let item_id = conn.last_insert_rowid();
             fts_insert(conn, item_id, item, &categories)?;
@@ -365,6 +371,8 @@ mod tests {
             content_hash: hash.into(),
             raw_hash: [0; 16],
             matches: vec![],
+            signature: None,
+            signature_bytes: None,
         }
     }
 
@@ -384,7 +392,7 @@ mod tests {
                 still_listed: vec![],
                 events: Vec::new(),
             },
-            chrono::Duration::hours(72),
+            &mut Stories::new(std::time::Duration::from_secs(72 * 3600)),
         )
         .unwrap()
     }

@@ -21,6 +21,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 
 use super::ingest::{self, IngestSummary, PollOutcome};
+use super::stories::Stories;
 use super::{outbox, queries};
 use crate::failpoint;
 
@@ -283,6 +284,8 @@ fn run(
     options: &super::StoreOptions,
 ) {
     let mut batch: Vec<Request> = Vec::with_capacity(MAX_BATCH);
+    // The story index is built by the first batch (from the committed items of the window).
+    let mut stories = Stories::new(options.story_window);
     while let Some(first) = rx.blocking_recv() {
         batch.push(first);
         while batch.len() < MAX_BATCH {
@@ -296,7 +299,7 @@ fn run(
             // The thread itself dies (not one message): the daemon must notice and exit.
             panic!("failpoint writer-die");
         }
-        let results = commit(&mut conn, &batch, health, options);
+        let results = commit(&mut conn, &batch, health, &mut stories);
         health.busy_since.store(0, Ordering::Relaxed);
         for (req, result) in batch.drain(..).zip(results) {
             // A caller that gave up waiting (a cancelled poll) is not an error.
@@ -311,9 +314,14 @@ fn commit(
     conn: &mut Connection,
     batch: &[Request],
     health: &WriterHealth,
-    options: &super::StoreOptions,
+    stories: &mut Stories,
 ) -> Vec<Result<Reply, String>> {
-    match std::panic::catch_unwind(AssertUnwindSafe(|| apply_batch(conn, batch, options))) {
+    let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| apply_batch(conn, batch, stories)));
+    // Whatever rolled back may have touched the story index: rebuild it from what committed.
+    if !matches!(&outcome, Ok(Ok(results)) if results.iter().all(|r| r.is_ok())) {
+        stories.mark_stale();
+    }
+    match outcome {
         Ok(Ok(results)) => {
             // A message can fail for its own reasons (a feed left the config); the database
             // is failing only when SQLite itself says so.
@@ -336,7 +344,7 @@ fn commit(
         }
         Err(_) if batch.len() > 1 => batch
             .iter()
-            .flat_map(|r| commit(conn, std::slice::from_ref(r), health, options))
+            .flat_map(|r| commit(conn, std::slice::from_ref(r), health, stories))
             .collect(),
         Err(panic) => vec![Err(format!(
             "internal error while writing: {}",
@@ -375,22 +383,23 @@ type Results = Vec<anyhow::Result<Reply>>;
 fn apply_batch(
     conn: &mut Connection,
     batch: &[Request],
-    options: &super::StoreOptions,
+    stories: &mut Stories,
 ) -> anyhow::Result<Results> {
     // IMMEDIATE: take the write lock first (waiting on the busy timeout). A deferred
     // transaction that reads and then writes fails at once if another process wrote meanwhile.
     let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    stories.refresh(&tx, Utc::now())?;
     let mut results = Vec::with_capacity(batch.len());
     if let [one] = batch {
         // A lone message needs no savepoint: its failure is the transaction's.
-        results.push(apply(&tx, &one.op, options));
+        results.push(apply(&tx, &one.op, stories));
         if results[0].is_err() {
             return Ok(results);
         }
     } else {
         for req in batch {
             let sp = tx.savepoint()?;
-            match apply(&sp, &req.op, options) {
+            match apply(&sp, &req.op, stories) {
                 Ok(r) => {
                     sp.commit()?;
                     results.push(Ok(r));
@@ -404,14 +413,17 @@ fn apply_batch(
     Ok(results)
 }
 
-fn apply(tx: &Connection, op: &WriteOp, options: &super::StoreOptions) -> anyhow::Result<Reply> {
-    let window = chrono::Duration::from_std(options.story_window)
-        .unwrap_or_else(|_| chrono::Duration::hours(72));
+fn apply(tx: &Connection, op: &WriteOp, stories: &mut Stories) -> anyhow::Result<Reply> {
     match op {
         WriteOp::SyncFeeds(feeds) => queries::sync_feeds(tx, feeds).map(|()| Reply::Done),
-        WriteOp::Poll(outcome) => ingest::complete_poll(tx, outcome, window).map(Reply::Ingested),
+        WriteOp::Poll(outcome) => ingest::complete_poll(tx, outcome, stories).map(Reply::Ingested),
         WriteOp::Prune { before, now } => {
-            super::prune::prune_batch(tx, *before, *now).map(Reply::Pruned)
+            let pruned = super::prune::prune_batch(tx, *before, *now)?;
+            if pruned.stories > 0 {
+                // A retention shorter than the story window can remove stories it indexes.
+                stories.mark_stale();
+            }
+            Ok(Reply::Pruned(pruned))
         }
         WriteOp::ResetFeed { name } => queries::reset_feed(tx, name).map(Reply::Found),
         WriteOp::AlertsSent { ids, at } => outbox::mark_sent(tx, ids, *at).map(|()| Reply::Done),

@@ -64,6 +64,31 @@ pub fn url_join_allowed(
         && seconds_apart.unsigned_abs() <= window.as_secs()
 }
 
+/// Whether two items of one feed carry the same headline, give or take a reissue's marks
+/// ("UPDATE 1-", "Corrected:"): most words of the shorter title are in the other. A feed's own
+/// items join only when this holds too, so a feed's templated reports with near-identical
+/// bodies ("report 43", "report 50") stay apart — losing an alert is worse than a second one.
+pub fn same_feed_titles_agree(a: &str, b: &str) -> bool {
+    let words = |t: &str| -> std::collections::HashSet<String> {
+        text::fold(t)
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    let (a, b) = (words(a), words(b));
+    let (small, large) = if a.len() <= b.len() {
+        (&a, &b)
+    } else {
+        (&b, &a)
+    };
+    if small.is_empty() {
+        return large.is_empty();
+    }
+    let shared = small.iter().filter(|w| large.contains(*w)).count();
+    shared * 10 >= small.len() * 9
+}
+
 /// A URL with a path or a query, not just a host.
 fn names_a_page(url: &str) -> bool {
     let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
@@ -76,6 +101,22 @@ fn names_a_page(url: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reissue_keeps_its_headline_and_templated_reports_do_not() {
+        assert!(same_feed_titles_agree(
+            "Egypt proposes new Gaza truce plan, sources say",
+            "UPDATE 1-Egypt proposes new Gaza truce plan, sources say"
+        ));
+        assert!(!same_feed_titles_agree(
+            "China and Russia discuss grain festival (report 50)",
+            "China and Russia discuss vaccine treaty (report 43)"
+        ));
+        assert!(!same_feed_titles_agree(
+            "Tokyo stocks close higher",
+            "Tokyo stocks close lower"
+        ));
+    }
 
     const DAY: i64 = 86_400;
     const WINDOW: Duration = Duration::from_secs(3 * DAY as u64);

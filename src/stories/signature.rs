@@ -64,6 +64,8 @@ pub struct Similarity {
     pub lede: f32,
     /// Number and date tokens, when both sides have [`NUMBERS_MIN`] of them.
     pub numbers: Option<f32>,
+    /// Both sides carry exactly the same number and date tokens (or none).
+    pub same_numbers: bool,
     /// Smaller over larger body, in shingles.
     pub size_ratio: f32,
     /// Shingles of the smaller body.
@@ -87,7 +89,13 @@ impl Similarity {
         {
             return false;
         }
-        if same_feed && (self.shingles < SAME_FEED_SHINGLES || self.lede < SAME_FEED_LEDE) {
+        // A feed's own items join only as reissues: near-verbatim and with the same numbers,
+        // so a feed's templated reports ("report 43", "report 50") stay apart.
+        if same_feed
+            && (self.shingles < SAME_FEED_SHINGLES
+                || self.lede < SAME_FEED_LEDE
+                || !self.same_numbers)
+        {
             return false;
         }
         self.score() >= SCORE_MIN
@@ -140,6 +148,7 @@ impl Features {
             words: containment(&a.words, &b.words),
             lede: containment(&a.lede, &b.lede),
             numbers,
+            same_numbers: a.numbers == b.numbers,
             size_ratio: ratio(a.shingles.len(), b.shingles.len()),
             smaller: a.shingles.len().min(b.shingles.len()) as f32,
         }
@@ -268,6 +277,7 @@ impl Sketch {
             words: est(&self.words, &other.words, WORD_BITS, a.words, b.words),
             lede: est(&self.lede, &other.lede, LEDE_BITS, a.lede(), b.lede()),
             numbers,
+            same_numbers: self.numbers == other.numbers,
             size_ratio: ratio(usize::from(a.shingles), usize::from(b.shingles)),
             smaller: f32::from(a.shingles.min(b.shingles)),
         }

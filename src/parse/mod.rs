@@ -1,13 +1,38 @@
-//! Bytes → feed-rs → normalized items: plain text for matching and storage.
+//! Bytes → items: whatever the web serves as a feed, read as RSS, Atom or JSON Feed.
 //!
-//! feed-rs gets the raw bytes (it reads the XML declaration's encoding itself). Only a body
-//! that is not UTF-8 and declares no encoding is transcoded first, from the HTTP charset or
-//! windows-1252, since feed-rs would otherwise fail with a misleading "no root" error.
-
-use std::panic::AssertUnwindSafe;
+//! The stages, each in its own module: [`charset`] turns the body into UTF-8 (BOMs, UTF-16
+//! and UTF-32, declarations, the HTTP charset, a guess); [`dialect`] says what the document
+//! is; [`survey`] looks it over once for what is broken; clean documents go to feed-rs as
+//! they are ([`read`]), others through the [`repair`]s first, and each repair is recorded
+//! in [`ParsedFeed::repairs`]. An HTML page yields its autodiscovery links ([`discover`]);
+//! a document nothing fixes fails with a short reason ([`diagnose`]).
+//!
+//! Entries come out as [`RawItem`]s, text as written; [`RawItem::normalize`] extracts plain
+//! text later, only for new or changed entries.
 
 use chrono::{DateTime, Utc};
 use url::Url;
+
+pub mod charset;
+pub mod diagnose;
+pub mod dialect;
+pub mod discover;
+pub mod hints;
+mod lex;
+mod read;
+pub mod repair;
+pub mod survey;
+mod text;
+
+pub use dialect::Dialect;
+pub use hints::PollHints;
+pub use repair::Repair;
+pub use text::{one_line, to_text};
+
+use diagnose::Problem;
+use read::ReadError;
+use repair::json::NotAFeed;
+use survey::Survey;
 
 /// An entry as the feed sent it: links resolved, text still as written (HTML, entities).
 #[derive(Debug, Clone, PartialEq)]
@@ -72,23 +97,73 @@ impl RawItem {
     }
 }
 
+/// A document read: its title, its entries, what had to be repaired, and its polling hints.
 #[derive(Debug, Clone)]
 pub struct ParsedFeed {
     pub title: Option<String>,
     pub items: Vec<RawItem>,
+    /// The repairs the document needed, in the order applied; empty for a clean document.
+    pub repairs: Vec<Repair>,
+    pub hints: PollHints,
 }
 
+/// Why a body yields no feed. Each message is short and says what is wrong.
 #[derive(Debug, thiserror::Error)]
 pub enum ParseError {
-    #[error("the server sent an HTML page, not a feed")]
-    Html,
     #[error("empty response body")]
     Empty,
+    /// An HTML page; `feeds` are the feeds it names (autodiscovery), in page order.
+    #[error("{}", html_message(feeds))]
+    Html { feeds: Vec<Url> },
+    #[error("binary data ({0}), not a feed")]
+    Binary(&'static str),
+    #[error("not a feed: {0}")]
+    NotAFeed(String),
+    /// Broken XML or JSON no repair fixes; the message names the place.
+    #[error("{0}")]
+    Malformed(String),
+    #[error("{0}")]
+    Truncated(String),
+    #[error("the document declares nested XML entities (an entity-expansion bomb): refused")]
+    EntityBomb,
     #[error("not a valid RSS, Atom or JSON feed: {0}")]
     Invalid(String),
     #[error("the feed parser crashed on this document: {0}")]
     Panicked(String),
 }
+
+impl ParseError {
+    /// A stable one-word class, e.g. for tests and metrics: `empty`, `html`, `binary`,
+    /// `not-a-feed`, `malformed`, `truncated`, `entity-bomb`, `invalid`, `panicked`.
+    pub fn class(&self) -> &'static str {
+        match self {
+            ParseError::Empty => "empty",
+            ParseError::Html { .. } => "html",
+            ParseError::Binary(_) => "binary",
+            ParseError::NotAFeed(_) => "not-a-feed",
+            ParseError::Malformed(_) => "malformed",
+            ParseError::Truncated(_) => "truncated",
+            ParseError::EntityBomb => "entity-bomb",
+            ParseError::Invalid(_) => "invalid",
+            ParseError::Panicked(_) => "panicked",
+        }
+    }
+}
+
+fn html_message(feeds: &[Url]) -> String {
+    match feeds {
+        [] => "the server sent an HTML page, not a feed (and the page names no feed)".into(),
+        [one] => format!("the server sent an HTML page, not a feed; the page names the feed {one}"),
+        [first, rest @ ..] => format!(
+            "the server sent an HTML page, not a feed; the page names the feed {first} and {} more",
+            rest.len()
+        ),
+    }
+}
+
+/// Documents repairs may grow to, at most, relative to the original (a safety net: each
+/// repair's own growth is bounded far below this).
+const MAX_GROWTH: usize = 8;
 
 /// Parse a feed document fetched from `base` (which resolves relative links).
 pub fn parse_feed(
@@ -99,146 +174,171 @@ pub fn parse_feed(
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(ParseError::Empty);
     }
-    let body = transcode_if_needed(body, content_type);
-    let parser = feed_rs::parser::Builder::new()
-        .base_uri(Some(base.as_str()))
-        // An empty id means "none": we derive our own keys (identity.rs) instead of feed-rs's
-        // random UUIDs or title-dependent hashes.
-        .id_generator(|_, _, _| String::new())
-        .sanitize_content(false)
-        .build();
-    // feed-rs can panic on some malformed documents; that must fail this feed only.
-    let result = std::panic::catch_unwind(AssertUnwindSafe(|| parser.parse(&body[..])));
-    let feed = match result {
-        Ok(Ok(feed)) => feed,
-        Ok(Err(e)) => {
-            if looks_like_html(&body) {
-                return Err(ParseError::Html);
-            }
-            return Err(ParseError::Invalid(e.to_string()));
+    if let Some(kind) = binary_kind(body) {
+        return Err(ParseError::Binary(kind));
+    }
+    let tld = base.domain().and_then(tld_of);
+    let decoded = charset::decode(body, charset::http_charset(content_type), tld);
+    let text = decoded.text;
+    let sniffed = dialect::sniff(&text);
+    let (feed, repairs, hints) = match &sniffed.dialect {
+        Dialect::Json => {
+            let (feed, repairs) = read_json(&text, base)?;
+            (feed, repairs, PollHints::default())
         }
-        Err(panic) => {
-            let msg = panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_default();
-            return Err(ParseError::Panicked(msg));
+        Dialect::Html => {
+            return Err(ParseError::Html {
+                feeds: discover::feed_links(&text, base),
+            });
         }
+        Dialect::OtherXml(root) => {
+            return Err(ParseError::NotAFeed(format!(
+                "an XML document whose root element is <{root}>, not RSS or Atom"
+            )));
+        }
+        Dialect::Unknown => {
+            return Err(ParseError::NotAFeed(
+                "the body is neither XML nor JSON".into(),
+            ));
+        }
+        _ => read_xml(&text, &survey::survey(&text, &sniffed), base)?,
     };
-    let items = feed
-        .entries
-        .into_iter()
-        .map(|e| raw_entry(e, base))
-        .collect();
+    let mut all = decoded.repairs;
+    all.extend(repairs);
     Ok(ParsedFeed {
-        title: feed.title.map(|t| one_line(&to_text(&t.content))),
-        items,
+        title: read::feed_title(&feed),
+        items: feed
+            .entries
+            .into_iter()
+            .map(|e| read::raw_entry(e, base))
+            .collect(),
+        repairs: all,
+        hints,
     })
 }
 
-fn raw_entry(e: feed_rs::model::Entry, base: &Url) -> RawItem {
-    let link = e
-        .links
+type Read = (feed_rs::model::Feed, Vec<Repair>, PollHints);
+
+/// RSS or Atom: as is when the survey finds nothing to repair (and that reads), else
+/// repaired; as is again if the repaired text fails where the original would not.
+fn read_xml(text: &str, survey: &Survey, base: &Url) -> Result<Read, ParseError> {
+    if survey.nested_entities {
+        return Err(ParseError::EntityBomb);
+    }
+    let hints = survey.hints;
+    let clean = !survey.needs_repair();
+    let mut as_is = None;
+    if clean {
+        match read::read(text, base) {
+            // Zero entries from a document that visibly has some: repair, then judge.
+            Ok(feed) if feed.entries.is_empty() && survey.entries > 0 => as_is = Some(Ok(feed)),
+            Ok(feed) => return Ok((feed, Vec::new(), hints)),
+            Err(e) => as_is = Some(Err(e)),
+        }
+    }
+    let Some(fixed) = repair::apply(text, survey, clean) else {
+        return match as_is.unwrap_or_else(|| read::read(text, base)) {
+            Ok(feed) => Ok((feed, Vec::new(), hints)),
+            Err(e) => Err(explain(text, survey, e)),
+        };
+    };
+    if fixed.text.len() > MAX_GROWTH * text.len() + 4096 {
+        return Err(ParseError::Invalid(
+            "repairing the document would grow it past any sensible size".into(),
+        ));
+    }
+    match read::read(&fixed.text, base) {
+        Ok(feed) => Ok((feed, fixed.repairs, hints)),
+        Err(e) => match as_is {
+            Some(Ok(feed)) => Ok((feed, Vec::new(), hints)),
+            Some(Err(_)) => Err(explain(text, survey, e)),
+            None => match read::read(text, base) {
+                Ok(feed) if !feed.entries.is_empty() => Ok((feed, Vec::new(), hints)),
+                _ => Err(explain(text, survey, e)),
+            },
+        },
+    }
+}
+
+/// The error for a document that stays unreadable: a structural problem found in the
+/// original if there is one, else what feed-rs said about the repaired one.
+fn explain(text: &str, survey: &Survey, e: ReadError) -> ParseError {
+    match diagnose::diagnose(text, survey.root) {
+        Some(Problem::Truncated(m)) => return ParseError::Truncated(m),
+        Some(Problem::Malformed(m)) => return ParseError::Malformed(m),
+        None => {}
+    }
+    let what = survey.dialect.describe();
+    match e {
+        ReadError::Panic(m) => ParseError::Panicked(m),
+        ReadError::Feed(feed_rs::parser::ParseFeedError::XmlReader(x)) => {
+            ParseError::Malformed(format!("not well-formed XML ({what}): {x}"))
+        }
+        ReadError::Feed(feed_rs::parser::ParseFeedError::ParseError(
+            feed_rs::parser::ParseErrorKind::NoFeedRoot,
+        )) => ParseError::Invalid(format!(
+            "{what} without the elements a feed needs (no <channel>?)"
+        )),
+        ReadError::Feed(other) => ParseError::Invalid(format!("{what}: {other}")),
+    }
+}
+
+/// JSON Feed: as is, else with its types coerced.
+fn read_json(text: &str, base: &Url) -> Result<(feed_rs::model::Feed, Vec<Repair>), ParseError> {
+    let first = match read::read(text, base) {
+        Ok(feed) => return Ok((feed, Vec::new())),
+        Err(e) => e,
+    };
+    let failed = |e: ReadError| match e {
+        ReadError::Panic(m) => ParseError::Panicked(m),
+        ReadError::Feed(e) => ParseError::Invalid(format!("JSON Feed: {e}")),
+    };
+    match repair::json::loosen(text) {
+        Ok(Some(fixed)) => read::read(&fixed.text, base)
+            .map(|feed| (feed, fixed.repairs))
+            .map_err(failed),
+        Ok(None) => Err(failed(first)),
+        Err(NotAFeed::Syntax(m)) => Err(ParseError::Malformed(format!("not valid JSON: {m}"))),
+        Err(NotAFeed::Shape(m)) => Err(ParseError::NotAFeed(m.into())),
+    }
+}
+
+/// A body that is binary data, by its magic number or its control bytes (UTF-16/32 aside).
+fn binary_kind(body: &[u8]) -> Option<&'static str> {
+    const MAGIC: &[(&[u8], &str)] = &[
+        (b"\x1f\x8b", "gzip-compressed, without Content-Encoding"),
+        (
+            b"\x28\xb5\x2f\xfd",
+            "zstd-compressed, without Content-Encoding",
+        ),
+        (b"PK\x03\x04", "a zip archive"),
+        (b"%PDF", "a PDF document"),
+        (b"\x89PNG", "a PNG image"),
+        (b"\xff\xd8\xff", "a JPEG image"),
+        (b"GIF8", "a GIF image"),
+    ];
+    if let Some((_, kind)) = MAGIC.iter().find(|(m, _)| body.starts_with(m)) {
+        return Some(kind);
+    }
+    if charset::is_wide(body) {
+        return None;
+    }
+    let head = &body[..body.len().min(1024)];
+    let control = head
         .iter()
-        .find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
-        .or_else(|| e.links.first())
-        .and_then(|l| base.join(l.href.trim()).ok())
-        .map(|u| u.to_string());
-    let guid = Some(e.id.trim().to_string()).filter(|s| !s.is_empty());
-    RawItem {
-        guid,
-        title: e.title.map(|t| t.content).unwrap_or_default(),
-        link,
-        author: e.authors.into_iter().find_map(|a| a.name),
-        content: e.content.and_then(|c| c.body).unwrap_or_default(),
-        summary: e.summary.map(|s| s.content).unwrap_or_default(),
-        categories: e
-            .categories
-            .iter()
-            .map(|c| one_line(c.label.as_deref().unwrap_or(&c.term)))
-            .filter(|c| !c.is_empty())
-            .collect(),
-        // RSS has no "updated": feed-rs copies published there, so it only stands in for a date.
-        published: e.published.or(e.updated),
-    }
+        .filter(|&&b| b < 0x09 || (0x0e..0x20).contains(&b) || b == 0x7f)
+        .count();
+    (control * 10 > head.len()).then_some("mostly control bytes")
 }
 
-/// HTML (or text with entities) → plain text, paragraphs kept as lines.
-pub fn to_text(s: &str) -> String {
-    if !s.contains(['<', '&']) {
-        return tidy(s);
-    }
-    let rendered = html2text::config::plain_no_decorate()
-        .no_link_wrapping()
-        .string_from_read(s.as_bytes(), 10_000)
-        .unwrap_or_else(|_| s.to_string());
-    tidy(&rendered)
-}
-
-/// Collapse runs of blanks within lines and drop empty lines.
-fn tidy(s: &str) -> String {
-    s.lines()
-        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
-        .filter(|l| !l.is_empty())
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-pub fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-fn looks_like_html(body: &[u8]) -> bool {
-    let head = String::from_utf8_lossy(&body[..body.len().min(1024)]).to_ascii_lowercase();
-    let head = head.trim_start_matches('\u{feff}').trim_start();
-    head.starts_with("<!doctype html")
-        || head.starts_with("<html")
-        || (head.contains("<html") && !head.contains("<rss") && !head.contains("<feed"))
-}
-
-/// UTF-8 stays as is, as does anything with a BOM or a declared non-UTF-8 encoding (feed-rs
-/// reads those). A body that is not UTF-8 but declares nothing, or wrongly declares UTF-8, is
-/// decoded from the HTTP charset, or else from the encoding a detector guesses (windows-1251
-/// and ISO-8859-1 feeds sent without any declaration are common).
-fn transcode_if_needed<'a>(
-    body: &'a [u8],
-    content_type: Option<&str>,
-) -> std::borrow::Cow<'a, [u8]> {
-    if std::str::from_utf8(body).is_ok()
-        || body.starts_with(&[0xFF, 0xFE])
-        || body.starts_with(&[0xFE, 0xFF])
-    {
-        return body.into();
-    }
-    let head = String::from_utf8_lossy(&body[..body.len().min(200)]).to_ascii_lowercase();
-    let decl = head
-        .trim_start()
-        .strip_prefix("<?xml")
-        .and_then(|d| d.split("?>").next())
-        .unwrap_or("");
-    let declares_other =
-        decl.contains("encoding") && !decl.contains("utf-8") && !decl.contains("utf8");
-    if declares_other {
-        return body.into();
-    }
-    let charset = content_type.and_then(|ct| {
-        ct.split(';').find_map(|p| {
-            p.trim()
-                .strip_prefix("charset=")
-                .map(|c| c.trim_matches('"').to_string())
-        })
-    });
-    let encoding = charset
-        .and_then(|c| encoding_rs::Encoding::for_label(c.as_bytes()))
-        .filter(|e| *e != encoding_rs::UTF_8)
-        .unwrap_or_else(|| {
-            let mut detector = chardetng::EncodingDetector::new();
-            detector.feed(body, true);
-            detector.guess(None, true)
-        });
-    let (text, _, _) = encoding.decode(body);
-    text.into_owned().into_bytes().into()
+/// The top-level label of a domain, as chardetng wants it (lower-case ASCII, no dot).
+fn tld_of(domain: &str) -> Option<&str> {
+    let tld = domain.trim_end_matches('.').rsplit('.').next()?;
+    (!tld.is_empty()
+        && tld
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'))
+    .then_some(tld)
 }
 
 #[cfg(test)]
@@ -328,7 +428,7 @@ mod tests {
             b"<!DOCTYPE html><html><head><title>Home</title></head><body><p>hi</body></html>";
         assert!(matches!(
             parse_feed(html, None, &base()),
-            Err(ParseError::Html)
+            Err(ParseError::Html { .. })
         ));
         assert!(matches!(
             parse_feed(b"  \n", None, &base()),
@@ -340,6 +440,6 @@ mod tests {
             &base(),
         )
         .unwrap_err();
-        assert!(matches!(e, ParseError::Invalid(_)), "{e}");
+        assert!(matches!(e, ParseError::Truncated(_)), "{e}");
     }
 }

@@ -1,0 +1,394 @@
+//! One pass over a document's markup: what it is, which repairs it needs, how many entries
+//! it visibly has, and the polling hints it carries.
+//!
+//! The survey is what keeps clean documents fast: when it finds nothing, the document goes
+//! to feed-rs as it is, with no rewriting at all.
+
+use super::dialect::{Dialect, Sniffed};
+use super::hints::{self, PollHints};
+use super::lex::{self, Kind, Lexer, Tag};
+use super::repair::escapes::{Reference, classify};
+
+/// Digits in a row past which a duration crashes feed-rs (u64 overflow in its parser).
+pub const OVERLONG_DIGITS: usize = 16;
+
+#[derive(Debug, Default)]
+pub struct Survey {
+    pub dialect: Dialect,
+    /// Byte offset of the root start tag.
+    pub root: usize,
+    /// Text or elements before the root (other than blanks, comments, PIs, a DOCTYPE).
+    pub junk_before: bool,
+    /// `<item>` and `<entry>` start tags, in any case.
+    pub entries: usize,
+    /// Prefixes used on elements or attributes but declared nowhere, in order of first use.
+    pub undeclared: Vec<String>,
+    pub bare_amp: bool,
+    pub html_entities: bool,
+    pub bare_lt: bool,
+    /// Element names feed-rs expects, written in another case (`<Item>`, `<PUBDATE>`).
+    pub odd_case: bool,
+    /// Atom text constructs whose `type` is not text, html or xhtml.
+    pub odd_atom_types: bool,
+    pub overlong_number: bool,
+    /// Entities declared in the internal DTD subset (left alone by the escapes).
+    pub dtd_entities: Vec<String>,
+    /// An entity whose value refers to other entities: the shape of an expansion bomb.
+    pub nested_entities: bool,
+    pub hints: PollHints,
+}
+
+impl Survey {
+    pub fn needs_version_map(&self) -> bool {
+        match &self.dialect {
+            Dialect::Rss { version } => {
+                !matches!(version.as_deref(), Some("2.0" | "0.91" | "0.92" | ""))
+            }
+            Dialect::Rss090 | Dialect::Rss11 => true,
+            _ => false,
+        }
+    }
+
+    pub fn needs_escapes(&self) -> bool {
+        self.bare_amp || self.html_entities || self.bare_lt
+    }
+
+    /// Whether any repair is called for.
+    pub fn needs_repair(&self) -> bool {
+        self.junk_before
+            || self.overlong_number
+            || self.needs_version_map()
+            || self.dialect.is_atom03()
+            || self.odd_atom_types
+            || self.odd_case
+            || !self.undeclared.is_empty()
+            || self.needs_escapes()
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Capture {
+    Ttl,
+    Period,
+    Frequency,
+    Duration,
+}
+
+/// Survey `doc`, whose root `sniffed` found.
+pub fn survey(doc: &str, sniffed: &Sniffed) -> Survey {
+    let mut s = Survey {
+        dialect: sniffed.dialect.clone(),
+        root: sniffed.root,
+        ..Survey::default()
+    };
+    let mut declared: Vec<&str> = Vec::new();
+    let mut used: Vec<&str> = Vec::new();
+    let mut capture: Option<Capture> = None;
+    let (mut ttl, mut period, mut frequency): (Option<&str>, Option<&str>, Option<&str>) =
+        (None, None, None);
+    for t in Lexer::new(doc) {
+        let before_root = t.start < s.root;
+        let pending = capture.take();
+        match t.kind {
+            Kind::Text => {
+                if before_root && !t.raw.trim().is_empty() {
+                    s.junk_before = true;
+                }
+                match pending {
+                    Some(Capture::Ttl) => ttl = ttl.or(Some(t.raw)),
+                    Some(Capture::Period) => period = period.or(Some(t.raw)),
+                    Some(Capture::Frequency) => frequency = frequency.or(Some(t.raw)),
+                    Some(Capture::Duration) => {
+                        s.overlong_number |= has_digit_run(t.raw, OVERLONG_DIGITS)
+                    }
+                    None => {}
+                }
+                check_references(t.raw, &mut s);
+            }
+            Kind::Start => {
+                if before_root {
+                    s.junk_before = true;
+                    continue;
+                }
+                let tag = Tag::parse(t.raw);
+                let (prefix, local) = tag.split_name();
+                note_prefix(prefix, &mut used);
+                if tag.attrs.contains(':') {
+                    for a in tag.attributes() {
+                        match a.name.strip_prefix("xmlns:") {
+                            Some(p) => note_prefix(p, &mut declared),
+                            None => note_prefix(lex::split_qname(a.name).0, &mut used),
+                        }
+                    }
+                }
+                if local.eq_ignore_ascii_case("item") || local.eq_ignore_ascii_case("entry") {
+                    s.entries += 1;
+                }
+                s.odd_case |= odd_case(prefix, local);
+                if s.dialect.is_atom() && odd_atom_type(local, &tag) {
+                    s.odd_atom_types = true;
+                }
+                if has_digit_run(tag.attrs, OVERLONG_DIGITS)
+                    && tag.attributes().any(|a| {
+                        matches!(a.name, "start" | "end" | "time")
+                            && has_digit_run(a.value, OVERLONG_DIGITS)
+                    })
+                {
+                    s.overlong_number = true;
+                }
+                capture = match (prefix, local) {
+                    ("", "ttl") => Some(Capture::Ttl),
+                    (p, "updatePeriod") if !p.is_empty() => Some(Capture::Period),
+                    (p, "updateFrequency") if !p.is_empty() => Some(Capture::Frequency),
+                    (_, "duration") => Some(Capture::Duration),
+                    _ => None,
+                };
+            }
+            Kind::End => {
+                if before_root {
+                    s.junk_before = true;
+                } else {
+                    let (prefix, local) = lex::split_qname(lex::end_name(t.raw));
+                    s.odd_case |= odd_case(prefix, local);
+                }
+            }
+            Kind::BareLt => {
+                if before_root {
+                    s.junk_before = true;
+                } else {
+                    s.bare_lt = true;
+                }
+            }
+            Kind::Doctype if before_root => read_dtd(t.raw, &mut s),
+            _ => {}
+        }
+    }
+    s.undeclared = used
+        .iter()
+        .filter(|p| !declared.contains(p))
+        .map(|p| p.to_string())
+        .collect();
+    s.hints = PollHints {
+        ttl: ttl.and_then(hints::ttl),
+        update_interval: hints::update_interval(period, frequency),
+    };
+    s
+}
+
+/// Add `prefix` to `set` unless it is empty, reserved (`xml`, `xmlns`) or no valid name.
+pub fn note_prefix<'a>(prefix: &'a str, set: &mut Vec<&'a str>) {
+    let ok = !prefix.is_empty()
+        && prefix != "xml"
+        && prefix != "xmlns"
+        && prefix
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.'));
+    if ok && !set.contains(&prefix) {
+        set.push(prefix);
+    }
+}
+
+fn check_references(text: &str, s: &mut Survey) {
+    if s.bare_amp && s.html_entities {
+        return;
+    }
+    for at in memchr::memchr_iter(b'&', text.as_bytes()) {
+        match classify(&text[at + 1..], &s.dtd_entities) {
+            Reference::Valid(_) | Reference::Unknown(_) => {}
+            Reference::Html(..) => s.html_entities = true,
+            Reference::Bare | Reference::BadNumber(_) => s.bare_amp = true,
+        }
+    }
+}
+
+/// Entity declarations of an internal DTD subset: their names, and whether any value refers
+/// to another entity (how an expansion bomb is built).
+fn read_dtd(raw: &str, s: &mut Survey) {
+    let mut rest = raw;
+    while let Some(at) = rest.find("<!ENTITY") {
+        rest = &rest[at + 8..];
+        let decl = rest.trim_start();
+        if decl.starts_with('%') {
+            s.nested_entities |= decl.contains('&') || decl.contains('%');
+            continue;
+        }
+        let name_len = decl
+            .find(|c: char| c.is_whitespace() || c == '"' || c == '\'')
+            .unwrap_or(decl.len());
+        s.dtd_entities.push(decl[..name_len].to_string());
+        let value = &decl[name_len..];
+        let end = value.find('>').unwrap_or(value.len());
+        let value = &value[..end];
+        if memchr::memchr_iter(b'&', value.as_bytes()).any(|i| {
+            value
+                .as_bytes()
+                .get(i + 1)
+                .is_some_and(|&c| lex::is_name_start(c))
+        }) {
+            s.nested_entities = true;
+        }
+    }
+}
+
+/// The spelling feed-rs expects for an element name it knows, whatever the case written.
+pub fn canonical_name(local: &str) -> Option<&'static str> {
+    const NAMES: &[&str] = &[
+        "rss",
+        "channel",
+        "item",
+        "title",
+        "link",
+        "description",
+        "language",
+        "copyright",
+        "managingEditor",
+        "webMaster",
+        "pubDate",
+        "lastBuildDate",
+        "category",
+        "generator",
+        "docs",
+        "ttl",
+        "image",
+        "url",
+        "width",
+        "height",
+        "author",
+        "comments",
+        "enclosure",
+        "guid",
+        "source",
+        "feed",
+        "entry",
+        "id",
+        "updated",
+        "published",
+        "summary",
+        "content",
+        "name",
+        "email",
+        "uri",
+        "contributor",
+        "rights",
+        "subtitle",
+        "icon",
+        "logo",
+        "RDF",
+    ];
+    if local.len() > 14 {
+        return None;
+    }
+    NAMES
+        .iter()
+        .copied()
+        .find(|n| n.len() == local.len() && n.eq_ignore_ascii_case(local))
+}
+
+fn odd_case(prefix: &str, local: &str) -> bool {
+    // Prefixed names belong to other vocabularies, except rdf:RDF.
+    if !prefix.is_empty() && !prefix.eq_ignore_ascii_case("rdf") {
+        return false;
+    }
+    canonical_name(local).is_some_and(|c| c != local)
+}
+
+/// An Atom text construct or content whose `type` feed-rs rejects.
+fn odd_atom_type(local: &str, tag: &Tag<'_>) -> bool {
+    let text_construct = matches!(local, "title" | "subtitle" | "summary" | "rights");
+    if !(text_construct || local == "content") {
+        return false;
+    }
+    let Some(ty) = tag.attr("type") else {
+        return false;
+    };
+    if matches!(ty, "text" | "html" | "xhtml" | "text/html") {
+        return false;
+    }
+    // Content may carry any media type with src=, or inline XML.
+    !(local == "content"
+        && (tag.attr("src").is_some() || ty.ends_with("+xml") || ty.ends_with("/xml")))
+}
+
+fn has_digit_run(s: &str, n: usize) -> bool {
+    let mut run = 0;
+    for b in s.bytes() {
+        if b.is_ascii_digit() {
+            run += 1;
+            if run >= n {
+                return true;
+            }
+        } else {
+            run = 0;
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::dialect::sniff;
+    use super::*;
+    use std::time::Duration;
+
+    fn of(doc: &str) -> Survey {
+        survey(doc, &sniff(doc))
+    }
+
+    #[test]
+    fn a_clean_document_needs_nothing() {
+        let s = of(
+            "<?xml version=\"1.0\"?>\n<!-- hi --><rss version=\"2.0\" xmlns:dc=\"http://purl.org/dc/elements/1.1/\"><channel><title>A &amp; B &#233;</title><ttl>30</ttl><item><dc:creator>x</dc:creator></item><item/></channel></rss>",
+        );
+        assert!(!s.needs_repair(), "{s:?}");
+        assert_eq!(s.entries, 2);
+        assert_eq!(s.hints.ttl, Some(Duration::from_secs(1800)));
+    }
+
+    #[test]
+    fn finds_what_needs_repair() {
+        let s = of(
+            "<b>Warning</b>\n<rss><channel><Item><title>A & B&nbsp;</title><itunes:author>x</itunes:author><media:content url='u' media:x='1'/><sy:updatePeriod>hourly</sy:updatePeriod><sy:updateFrequency>2</sy:updateFrequency></Item></channel></rss>",
+        );
+        assert!(s.junk_before && s.bare_amp && s.html_entities && s.odd_case);
+        assert!(s.needs_version_map());
+        assert_eq!(s.undeclared, ["itunes", "media", "sy"]);
+        assert_eq!(s.entries, 1);
+        assert_eq!(s.hints.update_interval, Some(Duration::from_secs(1800)));
+    }
+
+    #[test]
+    fn atom_types_and_bare_lt() {
+        let s = of(
+            "<feed xmlns=\"http://www.w3.org/2005/Atom\"><title type=\"text/plain\">a < b</title><content type=\"image/png\" src=\"x.png\"/></feed>",
+        );
+        assert!(s.odd_atom_types && s.bare_lt);
+        let s = of(
+            "<feed xmlns=\"http://www.w3.org/2005/Atom\"><title type=\"html\">a</title><content type=\"image/png\" src=\"x.png\"/></feed>",
+        );
+        assert!(!s.needs_repair());
+    }
+
+    #[test]
+    fn entity_declarations() {
+        let s = of(
+            "<!DOCTYPE rss [<!ENTITY nbsp \"&#160;\"><!ENTITY lol \"lol\"><!ENTITY lol2 \"&lol;&lol;\">]><rss version=\"2.0\"><channel><title>&nbsp;&lol2;</title></channel></rss>",
+        );
+        assert_eq!(s.dtd_entities, ["nbsp", "lol", "lol2"]);
+        assert!(s.nested_entities);
+        assert!(!s.html_entities, "declared entities are not HTML ones");
+    }
+
+    #[test]
+    fn overlong_durations() {
+        assert!(of("<rss version=\"2.0\"><channel><item><itunes:duration xmlns:itunes=\"i\">99999999999999999999</itunes:duration></item></channel></rss>").overlong_number);
+        assert!(!of("<rss version=\"2.0\"><channel><item><guid>https://m.example/@a/111234567890123456</guid></item></channel></rss>").overlong_number);
+    }
+
+    #[test]
+    fn canonical_names() {
+        assert_eq!(canonical_name("PUBDATE"), Some("pubDate"));
+        assert_eq!(canonical_name("Item"), Some("item"));
+        assert_eq!(canonical_name("rdf"), Some("RDF"));
+        assert_eq!(canonical_name("itemz"), None);
+    }
+}

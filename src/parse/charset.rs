@@ -203,8 +203,8 @@ fn decode_8bit<'a>(
             if h.is_some_and(|h| h != d && same_text(body, h, g)) {
                 // Declaration and server disagree: the bytes side with the server.
                 (g, Some(corrected(declared.unwrap_or(""), h.unwrap_or(g))))
-            } else if d == WINDOWS_1252 && g != d && g.is_single_byte() {
-                // "ISO-8859-1" is many templates' default: a confident other guess wins.
+            } else if d == WINDOWS_1252 && g != d && (g.is_single_byte() || fits(g)) {
+                // "ISO-8859-1" is many templates' default: another guess the bytes fit wins.
                 (g, Some(corrected(declared.unwrap_or(""), g)))
             } else {
                 (d, None)

@@ -4,7 +4,7 @@
 //! The root is the first start tag that names a feed (or a page): tags before it are junk
 //! that a broken server printed first (a PHP warning's `<br />`, `<b>`).
 
-use super::lex::{Kind, Lexer, Tag};
+use super::lex::{Kind, Lexer, Tag, is_name_start};
 
 /// How far into a document the root is looked for before giving up.
 const ROOT_SEARCH: usize = 256 * 1024;
@@ -96,7 +96,8 @@ pub fn sniff(doc: &str) -> Sniffed {
                     root: t.start,
                 };
             }
-            Kind::Start => {
+            // A root tag cut off by a truncated body still says what the document was.
+            Kind::Start | Kind::Unterminated if t.raw.len() > 1 && is_name_start(t.raw.as_bytes()[1]) => {
                 let tag = Tag::parse(t.raw);
                 if let Some(dialect) = root_dialect(&tag, first_other.is_none()) {
                     return Sniffed {
@@ -126,7 +127,8 @@ fn root_dialect(tag: &Tag<'_>, first: bool) -> Option<Dialect> {
     let is = |n: &str| local.eq_ignore_ascii_case(n);
     Some(if is("rss") {
         Dialect::Rss {
-            version: tag.attr("version").map(|v| v.trim().to_string()),
+            // As written: feed-rs compares it exactly (" 2.0" is not "2.0" to it).
+            version: tag.attr("version").map(str::to_string),
         }
     } else if is("rdf") {
         if tag.attributes().any(|a| a.value.trim() == NS_RSS090) {

@@ -14,6 +14,7 @@ use chrono::{DateTime, Utc};
 use url::Url;
 
 pub mod charset;
+mod dates;
 pub mod diagnose;
 pub mod dialect;
 pub mod discover;

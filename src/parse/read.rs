@@ -27,6 +27,7 @@ pub fn read(doc: &str, base: &Url) -> Result<Feed, ReadError> {
         // random UUIDs or title-dependent hashes.
         .id_generator(|_, _, _| String::new())
         .sanitize_content(false)
+        .timestamp_parser(super::dates::parse)
         .build();
     match std::panic::catch_unwind(AssertUnwindSafe(|| parser.parse(doc.as_bytes()))) {
         Ok(Ok(feed)) => Ok(feed),

@@ -31,6 +31,8 @@ pub struct Survey {
     /// Atom text constructs whose `type` is not text, html or xhtml.
     pub odd_atom_types: bool,
     pub overlong_number: bool,
+    /// RSS 1.0 items with an `rdf:about` but no `<link>` (feed-rs drops those).
+    pub rdf_missing_links: bool,
     /// Entities declared in the internal DTD subset (left alone by the escapes).
     pub dtd_entities: Vec<String>,
     /// An entity whose value refers to other entities: the shape of an expansion bomb.
@@ -58,6 +60,7 @@ impl Survey {
         self.junk_before
             || self.overlong_number
             || self.needs_version_map()
+            || self.rdf_missing_links
             || self.dialect.is_atom03()
             || self.odd_atom_types
             || self.odd_case
@@ -84,6 +87,9 @@ pub fn survey(doc: &str, sniffed: &Sniffed) -> Survey {
     let mut declared: Vec<&str> = Vec::new();
     let mut used: Vec<&str> = Vec::new();
     let mut capture: Option<Capture> = None;
+    let rdf = matches!(s.dialect, Dialect::Rss10 | Dialect::Rss090);
+    // In an RSS 1.0 item: whether it has an rdf:about and whether a <link> was seen.
+    let mut rdf_item: Option<(bool, bool)> = None;
     let (mut ttl, mut period, mut frequency): (Option<&str>, Option<&str>, Option<&str>) =
         (None, None, None);
     for t in Lexer::new(doc) {
@@ -124,8 +130,21 @@ pub fn survey(doc: &str, sniffed: &Sniffed) -> Survey {
                 if local.eq_ignore_ascii_case("item") || local.eq_ignore_ascii_case("entry") {
                     s.entries += 1;
                 }
+                if rdf && prefix.is_empty() {
+                    match local {
+                        "item" if !tag.self_closing => {
+                            rdf_item = Some((tag.attr("rdf:about").is_some(), false));
+                        }
+                        "link" => {
+                            if let Some(i) = rdf_item.as_mut() {
+                                i.1 = true;
+                            }
+                        }
+                        _ => {}
+                    }
+                }
                 s.odd_case |= odd_case(prefix, local);
-                if s.dialect.is_atom() && odd_atom_type(local, &tag) {
+                if s.dialect.is_atom() && atom_name(prefix) && odd_atom_type(local, &tag) {
                     s.odd_atom_types = true;
                 }
                 if has_digit_run(tag.attrs, OVERLONG_DIGITS)
@@ -150,6 +169,12 @@ pub fn survey(doc: &str, sniffed: &Sniffed) -> Survey {
                 } else {
                     let (prefix, local) = lex::split_qname(lex::end_name(t.raw));
                     s.odd_case |= odd_case(prefix, local);
+                    if rdf
+                        && (prefix, local) == ("", "item")
+                        && let Some((true, false)) = rdf_item.take()
+                    {
+                        s.rdf_missing_links = true;
+                    }
                 }
             }
             Kind::BareLt => {
@@ -290,6 +315,12 @@ fn odd_case(prefix: &str, local: &str) -> bool {
         return false;
     }
     canonical_name(local).is_some_and(|c| c != local)
+}
+
+/// Whether an element with `prefix` is (likely) Atom's in an Atom document: other
+/// vocabularies (`media:content`, `media:title`) have types of their own.
+pub fn atom_name(prefix: &str) -> bool {
+    prefix.is_empty() || prefix == "atom"
 }
 
 /// An Atom text construct or content whose `type` feed-rs rejects.

@@ -3,12 +3,16 @@
 
 use super::{Fixed, Repair, splice};
 use crate::parse::lex::{Kind, Lexer, Tag, split_qname};
+use crate::parse::survey::atom_name;
 
 pub fn normalize(doc: &str) -> Option<Fixed> {
     let mut edits: Vec<(usize, usize, &'static str)> = Vec::new();
     for t in Lexer::new(doc).filter(|t| t.kind == Kind::Start) {
         let tag = Tag::parse(t.raw);
-        let local = split_qname(tag.name).1;
+        let (prefix, local) = split_qname(tag.name);
+        if !atom_name(prefix) {
+            continue;
+        }
         let content = local == "content";
         if !(content || matches!(local, "title" | "subtitle" | "summary" | "rights")) {
             continue;
@@ -50,11 +54,11 @@ mod tests {
 
     #[test]
     fn odd_types_become_text_html_or_xhtml() {
-        let doc = r#"<feed><title type="text/plain">a</title><subtitle type="">b</subtitle><summary type="HTML">c</summary><rights type="application/xhtml+xml"><div>d</div></rights><content type="text/html; charset=utf-8">e</content><content type="x y z">f</content></feed>"#;
+        let doc = r#"<feed><title type="text/plain">a</title><subtitle type="">b</subtitle><summary type="HTML">c</summary><rights type="application/xhtml+xml"><div>d</div></rights><content type="text/html; charset=utf-8">e</content><content type="x y z">f</content><media:content type="video/mp4"/></feed>"#;
         let f = normalize(doc).expect("normalized");
         assert_eq!(
             f.text,
-            r#"<feed><title type="text">a</title><subtitle type="text">b</subtitle><summary type="html">c</summary><rights type="xhtml"><div>d</div></rights><content type="html">e</content><content type="text">f</content></feed>"#
+            r#"<feed><title type="text">a</title><subtitle type="text">b</subtitle><summary type="html">c</summary><rights type="xhtml"><div>d</div></rights><content type="html">e</content><content type="text">f</content><media:content type="video/mp4"/></feed>"#
         );
     }
 

@@ -43,6 +43,8 @@ pub enum Repair {
     RssVersionChanged(String),
     Rss090Mapped,
     Rss11Mapped,
+    /// RSS 1.0 items without `<link>`, given the URI of their `rdf:about`.
+    Rss10LinkAdded,
     Atom03Mapped,
     Base64Decoded,
     AtomTypeNormalized,
@@ -71,6 +73,7 @@ impl Repair {
             Repair::RssVersionChanged(v) => format!("rss-version-changed:{v}"),
             Repair::Rss090Mapped => "rss090-mapped".into(),
             Repair::Rss11Mapped => "rss11-mapped".into(),
+            Repair::Rss10LinkAdded => "rss10-link-from-about".into(),
             Repair::Atom03Mapped => "atom03-mapped".into(),
             Repair::Base64Decoded => "base64-decoded".into(),
             Repair::AtomTypeNormalized => "atom-type-normalized".into(),
@@ -107,6 +110,7 @@ impl fmt::Display for Repair {
             Repair::RssVersionChanged(v) => write!(f, "RSS version {v:?} read as RSS 2.0"),
             Repair::Rss090Mapped => f.write_str("RSS 0.90 read as RSS 1.0"),
             Repair::Rss11Mapped => f.write_str("RSS 1.1 read as RSS 1.0"),
+            Repair::Rss10LinkAdded => f.write_str("RSS 1.0 items without <link> linked to their rdf:about"),
             Repair::Atom03Mapped => f.write_str("Atom 0.3 read as Atom 1.0"),
             Repair::Base64Decoded => f.write_str("base64-encoded Atom 0.3 content decoded"),
             Repair::AtomTypeNormalized => {
@@ -147,12 +151,13 @@ impl Fixed {
 /// one's output. Returns `None` when none changed anything.
 pub fn apply(doc: &str, survey: &Survey, everything: bool) -> Option<Fixed> {
     type Step = fn(&str, &Survey) -> Option<Fixed>;
-    let steps: [(bool, Step); 8] = [
+    let steps: [(bool, Step); 9] = [
         (survey.junk_before, |d, _| prolog::clean(d)),
         (survey.overlong_number, |d, _| prolog::defuse_numbers(d)),
         (survey.needs_version_map(), |d, s| {
             versions::map(d, &s.dialect)
         }),
+        (survey.rdf_missing_links, |d, _| versions::rdf_links(d)),
         (survey.dialect.is_atom03(), |d, _| atom03::map(d)),
         (
             survey.odd_atom_types || survey.dialect.is_atom03(),

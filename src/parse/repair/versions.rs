@@ -31,7 +31,7 @@ fn rss_version(doc: &str) -> Option<Fixed> {
     let (_, raw) = root_tag(doc)?;
     let tag = Tag::parse(raw);
     match tag.attributes().find(|a| a.name == "version") {
-        Some(a) if matches!(a.value.trim(), "2.0" | "0.91" | "0.92" | "") => None,
+        Some(a) if matches!(a.value, "2.0" | "0.91" | "0.92" | "") => None,
         Some(a) => {
             let at = offset(doc, a.value);
             let text = splice(doc, &[(at, at + a.value.len(), "2.0")]);
@@ -121,6 +121,43 @@ fn rss11(doc: &str) -> Option<Fixed> {
     Some(Fixed::one(splice(doc, &edits), Repair::Rss11Mapped))
 }
 
+/// RSS 1.0 items without `<link>` (feed-rs drops them) get one from their `rdf:about`, which
+/// the spec says is the item's URI.
+pub fn rdf_links(doc: &str) -> Option<Fixed> {
+    let mut edits: Vec<(usize, usize, String)> = Vec::new();
+    // (where the item's start tag ends, its rdf:about, whether a link was seen)
+    let mut item: Option<(usize, &str, bool)> = None;
+    for t in Lexer::new(doc) {
+        match t.kind {
+            Kind::Start => {
+                let tag = Tag::parse(t.raw);
+                match tag.name {
+                    "item" if !tag.self_closing => {
+                        item = tag
+                            .attr("rdf:about")
+                            .map(|about| (t.start + t.raw.len(), about, false));
+                    }
+                    "link" => {
+                        if let Some(i) = item.as_mut() {
+                            i.2 = true;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            Kind::End if end_name(t.raw) == "item" => {
+                if let Some((at, about, false)) = item.take()
+                    && !about.trim().is_empty()
+                {
+                    edits.push((at, at, format!("<link>{}</link>", about.trim())));
+                }
+            }
+            _ => {}
+        }
+    }
+    (!edits.is_empty()).then(|| Fixed::one(splice(doc, &edits), Repair::Rss10LinkAdded))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,6 +182,17 @@ mod tests {
             "<rss version='2.0'><channel/></rss>"
         );
         assert!(map("<rss version=\"2.0\"/>", &sniff("<rss/>").dialect).is_none());
+    }
+
+    #[test]
+    fn rdf_items_get_links_from_about() {
+        let doc = "<rdf:RDF><item rdf:about=\"http://x.org/1\"><title>a</title></item><item rdf:about=\"http://x.org/2\"><link>http://x.org/2</link></item></rdf:RDF>";
+        let f = rdf_links(doc).expect("added");
+        assert_eq!(
+            f.text,
+            "<rdf:RDF><item rdf:about=\"http://x.org/1\"><link>http://x.org/1</link><title>a</title></item><item rdf:about=\"http://x.org/2\"><link>http://x.org/2</link></item></rdf:RDF>"
+        );
+        assert!(rdf_links("<rdf:RDF><item><title>no about</title></item></rdf:RDF>").is_none());
     }
 
     #[test]

@@ -226,6 +226,17 @@ fn read_xml(text: &str, survey: &Survey, base: &Url) -> Result<Read, ParseError>
     if survey.nested_entities {
         return Err(ParseError::EntityBomb);
     }
+    // A partial body is refused even where feed-rs would read it (RSS stops reading after
+    // its channel, Atom does not): the cut may have taken entries with it.
+    if survey.truncated {
+        return Err(match diagnose::diagnose(text, survey.root) {
+            Some(Problem::Malformed(m)) => ParseError::Malformed(m),
+            Some(Problem::Truncated(m)) => ParseError::Truncated(m),
+            None => ParseError::Truncated(
+                "the document is truncated: its root element is not closed".into(),
+            ),
+        });
+    }
     let hints = survey.hints;
     let clean = !survey.needs_repair();
     let mut as_is = None;

@@ -31,6 +31,8 @@ pub struct Survey {
     /// Atom text constructs whose `type` is not text, html or xhtml.
     pub odd_atom_types: bool,
     pub overlong_number: bool,
+    /// The body ends inside markup or with elements open: a partial document.
+    pub truncated: bool,
     /// RSS 1.0 items with an `rdf:about` but no `<link>` (feed-rs drops those).
     pub rdf_missing_links: bool,
     /// Entities declared in the internal DTD subset (left alone by the escapes).
@@ -88,6 +90,7 @@ pub fn survey(doc: &str, sniffed: &Sniffed) -> Survey {
     let mut used: Vec<&str> = Vec::new();
     let mut capture: Option<Capture> = None;
     let rdf = matches!(s.dialect, Dialect::Rss10 | Dialect::Rss090);
+    let mut depth = 0usize;
     // In an RSS 1.0 item: whether it has an rdf:about and whether a <link> was seen.
     let mut rdf_item: Option<(bool, bool)> = None;
     let (mut ttl, mut period, mut frequency): (Option<&str>, Option<&str>, Option<&str>) =
@@ -117,6 +120,9 @@ pub fn survey(doc: &str, sniffed: &Sniffed) -> Survey {
                     continue;
                 }
                 let tag = Tag::parse(t.raw);
+                if !tag.self_closing {
+                    depth += 1;
+                }
                 let (prefix, local) = tag.split_name();
                 note_prefix(prefix, &mut used);
                 if tag.attrs.contains(':') {
@@ -167,6 +173,7 @@ pub fn survey(doc: &str, sniffed: &Sniffed) -> Survey {
                 if before_root {
                     s.junk_before = true;
                 } else {
+                    depth = depth.saturating_sub(1);
                     let (prefix, local) = lex::split_qname(lex::end_name(t.raw));
                     s.odd_case |= odd_case(prefix, local);
                     if rdf
@@ -185,9 +192,11 @@ pub fn survey(doc: &str, sniffed: &Sniffed) -> Survey {
                 }
             }
             Kind::Doctype if before_root => read_dtd(t.raw, &mut s),
+            Kind::Unterminated => s.truncated = true,
             _ => {}
         }
     }
+    s.truncated |= depth > 0;
     s.undeclared = used
         .iter()
         .filter(|p| !declared.contains(p))

@@ -79,13 +79,21 @@ fn check_feed(row: &Row, feed: &ParsedFeed, server: &str) -> Vec<String> {
         }
     };
     let first = feed.items.first().map(|i| i.normalize());
-    expect("title", row.title.clone(), first.as_ref().map(|i| i.title.clone()));
+    expect(
+        "title",
+        row.title.clone(),
+        first.as_ref().map(|i| i.title.clone()),
+    );
     expect(
         "link",
         row.link.as_deref().map(|l| with_server(l, server)),
         first.as_ref().and_then(|i| i.link.clone()),
     );
-    expect("guid", row.guid.clone(), first.as_ref().and_then(|i| i.guid.clone()));
+    expect(
+        "guid",
+        row.guid.clone(),
+        first.as_ref().and_then(|i| i.guid.clone()),
+    );
     expect(
         "published",
         row.published.clone(),
@@ -184,7 +192,11 @@ fn the_table_covers_every_fixture_and_there_are_enough() {
             if p.is_dir() {
                 dirs.push(p);
             } else if p.parent() != Some(root.as_path()) {
-                let rel = p.strip_prefix(&root).expect("prefix").to_string_lossy().into_owned();
+                let rel = p
+                    .strip_prefix(&root)
+                    .expect("prefix")
+                    .to_string_lossy()
+                    .into_owned();
                 on_disk.push(rel);
             }
         }
@@ -210,7 +222,9 @@ fn cut_and_mangled_documents_never_panic_or_hang() {
     let mut worst = Duration::ZERO;
     for row in table() {
         let full = body(&row);
-        let mut variants: Vec<Vec<u8>> = (1..8).map(|k| full[..full.len() * k / 8].to_vec()).collect();
+        let mut variants: Vec<Vec<u8>> = (1..8)
+            .map(|k| full[..full.len() * k / 8].to_vec())
+            .collect();
         for (i, flip) in [b'<', b'&', b'"', 0u8, 0xFF].into_iter().enumerate() {
             let mut m = full.clone();
             if !m.is_empty() {
@@ -232,7 +246,10 @@ fn cut_and_mangled_documents_never_panic_or_hang() {
             }
         }
     }
-    assert!(worst < Duration::from_secs(5), "slowest variant took {worst:?}");
+    assert!(
+        worst < Duration::from_secs(5),
+        "slowest variant took {worst:?}"
+    );
 }
 
 fn binary_config(rows: &[Row], server: &str) -> String {
@@ -295,7 +312,10 @@ async fn every_fixture_through_the_binary() {
         )
     });
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!stderr.contains("panicked"), "a panic in the log:\n{stderr}");
+    assert!(
+        !stderr.contains("panicked"),
+        "a panic in the log:\n{stderr}"
+    );
     let reports: HashMap<String, &Value> = poll["feeds"]
         .as_array()
         .expect("feeds")
@@ -321,7 +341,10 @@ async fn every_fixture_through_the_binary() {
         match &row.error {
             Some(class) => {
                 if !error_text(class).iter().any(|t| error.contains(t)) {
-                    failures.push(format!("{}: expected a {class} error, got {error:?}", row.file));
+                    failures.push(format!(
+                        "{}: expected a {class} error, got {error:?}",
+                        row.file
+                    ));
                 }
                 if !stored.is_empty() {
                     failures.push(format!("{}: a failed document stored items", row.file));
@@ -363,12 +386,18 @@ fn first_item_stored(row: &Row, stored: &[&Value], server: &str) -> bool {
     // A missing field reads as "", as in the table.
     let s = |v: &Value, k: &str| Some(v[k].as_str().unwrap_or_default().to_string());
     stored.iter().any(|item| {
-        let title_ok = row.title.as_ref().is_none_or(|t| s(item, "title").as_ref() == Some(t));
+        let title_ok = row
+            .title
+            .as_ref()
+            .is_none_or(|t| s(item, "title").as_ref() == Some(t));
         let link_ok = row
             .link
             .as_ref()
             .is_none_or(|l| s(item, "url") == Some(with_server(l, server)));
-        let guid_ok = row.guid.as_ref().is_none_or(|g| s(item, "guid").as_ref() == Some(g));
+        let guid_ok = row
+            .guid
+            .as_ref()
+            .is_none_or(|g| s(item, "guid").as_ref() == Some(g));
         let date_ok = row.published.as_ref().is_none_or(|p| {
             s(item, "published")
                 .and_then(|d| chrono::DateTime::parse_from_rfc3339(&d).ok())

@@ -42,7 +42,9 @@ fn iso(s: &str) -> Option<DateTime<FixedOffset>> {
         }
     }
     let date = NaiveDate::parse_from_str(body.split('T').next()?, "%Y-%m-%d").ok()?;
-    offset.from_local_datetime(&date.and_hms_opt(0, 0, 0)?).single()
+    offset
+        .from_local_datetime(&date.and_hms_opt(0, 0, 0)?)
+        .single()
 }
 
 fn split_iso_offset(t: &str) -> (&str, Option<FixedOffset>) {
@@ -196,13 +198,26 @@ mod tests {
             assert_eq!(p(s), t, "{s}");
         }
         assert_eq!(p("2025-04-01"), Some("2025-04-01T00:00:00Z".into()));
-        assert_eq!(p("Tue, 01 Apr 2025 9:30:00 +0000"), Some("2025-04-01T09:30:00Z".into()));
-        assert_eq!(p("Mon, 31 Mar 2025 24:00:00 GMT"), Some("2025-04-01T00:00:00Z".into()));
+        assert_eq!(
+            p("Tue, 01 Apr 2025 9:30:00 +0000"),
+            Some("2025-04-01T09:30:00Z".into())
+        );
+        assert_eq!(
+            p("Mon, 31 Mar 2025 24:00:00 GMT"),
+            Some("2025-04-01T00:00:00Z".into())
+        );
     }
 
     #[test]
     fn nonsense_is_none() {
-        for s in ["", "sometime last week", "Tue, 32 Apr 2025 10:30:00 GMT", "2025-13-01", "12345", "Tue, 01 Apr 2025 10:30:00 XYZ"] {
+        for s in [
+            "",
+            "sometime last week",
+            "Tue, 32 Apr 2025 10:30:00 GMT",
+            "2025-13-01",
+            "12345",
+            "Tue, 01 Apr 2025 10:30:00 XYZ",
+        ] {
             assert_eq!(p(s), None, "{s}");
         }
     }

@@ -97,7 +97,9 @@ pub fn sniff(doc: &str) -> Sniffed {
                 };
             }
             // A root tag cut off by a truncated body still says what the document was.
-            Kind::Start | Kind::Unterminated if t.raw.len() > 1 && is_name_start(t.raw.as_bytes()[1]) => {
+            Kind::Start | Kind::Unterminated
+                if t.raw.len() > 1 && is_name_start(t.raw.as_bytes()[1]) =>
+            {
                 let tag = Tag::parse(t.raw);
                 if let Some(dialect) = root_dialect(&tag, first_other.is_none()) {
                     return Sniffed {

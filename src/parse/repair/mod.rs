@@ -110,7 +110,9 @@ impl fmt::Display for Repair {
             Repair::RssVersionChanged(v) => write!(f, "RSS version {v:?} read as RSS 2.0"),
             Repair::Rss090Mapped => f.write_str("RSS 0.90 read as RSS 1.0"),
             Repair::Rss11Mapped => f.write_str("RSS 1.1 read as RSS 1.0"),
-            Repair::Rss10LinkAdded => f.write_str("RSS 1.0 items without <link> linked to their rdf:about"),
+            Repair::Rss10LinkAdded => {
+                f.write_str("RSS 1.0 items without <link> linked to their rdf:about")
+            }
             Repair::Atom03Mapped => f.write_str("Atom 0.3 read as Atom 1.0"),
             Repair::Base64Decoded => f.write_str("base64-encoded Atom 0.3 content decoded"),
             Repair::AtomTypeNormalized => {

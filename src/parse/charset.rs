@@ -181,12 +181,36 @@ fn decode_8bit<'a>(
     if says_utf8(decl_enc) && says_utf8(http_enc) && mostly_utf8(body) {
         return (Cow::Owned(decode_mixed(body)), Some(Repair::CharsetMixed));
     }
+    let (used, repair) = choose_legacy(body, (declared, decl_enc), (http, http_enc), tld);
+    let (text, _) = used.decode_without_bom_handling(body);
+    (Cow::Owned(text.into_owned()), repair)
+}
+
+/// How much of a body the detector sees: plenty for its statistics, and it keeps the cost
+/// of a guess (chardetng reads some tens of MB/s) to a millisecond or two.
+const GUESS_SAMPLE: usize = 32 * 1024;
+
+/// The encoding of a body that is not UTF-8, from the declaration and the HTTP charset
+/// (each a label and what it names), checked against the bytes, or guessed.
+fn choose_legacy(
+    body: &[u8],
+    (declared, decl_enc): (Option<&str>, Option<&'static Encoding>),
+    (http, http_enc): (Option<&str>, Option<&'static Encoding>),
+    tld: Option<&str>,
+) -> (&'static Encoding, Option<Repair>) {
+    let corrected = |said: &str, used| {
+        Some(Repair::CharsetCorrected {
+            declared: said.to_string(),
+            used,
+        })
+    };
     let guess = || {
+        let sample = &body[..body.len().min(GUESS_SAMPLE)];
         let mut detector = chardetng::EncodingDetector::new();
-        detector.feed(body, true);
+        detector.feed(sample, true);
         let g = detector.guess(tld.map(str::as_bytes), false);
         // chardetng names KOI8-U for Russian KOI8-R text; say KOI8-R when they read the same.
-        if g == KOI8_U && same_text(body, KOI8_U, KOI8_R) {
+        if g == KOI8_U && same_text(sample, KOI8_U, KOI8_R) {
             KOI8_R
         } else {
             g
@@ -197,37 +221,50 @@ fn decode_8bit<'a>(
             .is_some()
     };
     let legacy = |e: Option<&'static Encoding>| e.filter(|e| !is_utf8_family(e));
-    let (used, repair) = match (legacy(decl_enc), legacy(http_enc)) {
-        (Some(d), h) if fits(d) => {
-            let g = guess();
-            if h.is_some_and(|h| h != d && same_text(body, h, g)) {
-                // Declaration and server disagree: the bytes side with the server.
-                (g, Some(corrected(declared.unwrap_or(""), h.unwrap_or(g))))
-            } else if d == WINDOWS_1252 && g != d && (g.is_single_byte() || fits(g)) {
-                // "ISO-8859-1" is many templates' default: another guess the bytes fit wins.
-                (g, Some(corrected(declared.unwrap_or(""), g)))
-            } else {
-                (d, None)
-            }
+    let (d, h) = (legacy(decl_enc), legacy(http_enc));
+    if let Some(d) = d.filter(|&d| fits(d)) {
+        // A declaration the bytes fit is believed, unless the server disagrees or it is
+        // the "ISO-8859-1" many templates declare by default: then the bytes decide.
+        let disputed = h.filter(|&h| h != d);
+        let latin1_doubtful = d == WINDOWS_1252 && mostly_non_ascii(body);
+        if disputed.is_none() && !latin1_doubtful {
+            return (d, None);
         }
-        (_, Some(h)) if fits(h) => {
-            let repair = declared.map(|d| corrected(d, h));
-            (h, repair)
+        let g = guess();
+        if let Some(h) = disputed.filter(|&h| same_text(body, h, g)) {
+            return (h, corrected(declared.unwrap_or_default(), h));
         }
-        _ => {
-            let g = guess();
-            let said = declared.or(http.filter(|_| http_enc.is_some()));
-            (
-                g,
-                Some(match said {
-                    Some(s) => corrected(s, g),
-                    None => Repair::CharsetGuessed(g),
-                }),
-            )
+        if latin1_doubtful && g != d && (g.is_single_byte() || fits(g)) {
+            return (g, corrected(declared.unwrap_or_default(), g));
         }
-    };
-    let (text, _) = used.decode_without_bom_handling(body);
-    (Cow::Owned(text.into_owned()), repair)
+        return (d, None);
+    }
+    if let Some(h) = h.filter(|&h| fits(h)) {
+        return (h, declared.and_then(|d| corrected(d, h)));
+    }
+    let g = guess();
+    match declared.or(http.filter(|_| http_enc.is_some())) {
+        Some(said) => (g, corrected(said, g)),
+        None => (g, Some(Repair::CharsetGuessed(g))),
+    }
+}
+
+/// Whether most letters of the text are non-ASCII bytes: so in Cyrillic, Greek or CJK text,
+/// never in Latin-script languages (French has a few accented letters per word at most).
+fn mostly_non_ascii(body: &[u8]) -> bool {
+    // Markup is ASCII: only text outside tags counts.
+    let (mut high, mut letters, mut in_tag) = (0usize, 0usize, false);
+    for &b in &body[..body.len().min(GUESS_SAMPLE)] {
+        match b {
+            b'<' => in_tag = true,
+            b'>' => in_tag = false,
+            _ if in_tag => {}
+            0x80.. => high += 1,
+            _ if b.is_ascii_alphabetic() => letters += 1,
+            _ => {}
+        }
+    }
+    high * 3 > letters
 }
 
 /// Whether two encodings read `body` the same (equal, or equal on these bytes).
@@ -379,6 +416,19 @@ mod tests {
         let (out, repairs) = run(&bytes, Some("koi8-r"));
         assert!(out.contains(RU), "{out}");
         assert_eq!(repairs, ["charset-corrected:koi8-r"]);
+    }
+
+    #[test]
+    fn only_text_in_another_script_casts_doubt_on_latin1() {
+        assert!(!mostly_non_ascii(
+            WINDOWS_1252.encode(&doc(Some("ISO-8859-1"), FR)).0.as_ref()
+        ));
+        assert!(mostly_non_ascii(
+            encoding_rs::WINDOWS_1251
+                .encode(&doc(Some("ISO-8859-1"), RU))
+                .0
+                .as_ref()
+        ));
     }
 
     #[test]

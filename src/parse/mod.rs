@@ -22,6 +22,7 @@ pub mod hints;
 mod lex;
 mod read;
 pub mod repair;
+mod strategy;
 pub mod survey;
 mod text;
 
@@ -29,11 +30,6 @@ pub use dialect::Dialect;
 pub use hints::PollHints;
 pub use repair::Repair;
 pub use text::{one_line, to_text};
-
-use diagnose::Problem;
-use read::ReadError;
-use repair::json::NotAFeed;
-use survey::Survey;
 
 /// An entry as the feed sent it: links resolved, text still as written (HTML, entities).
 #[derive(Debug, Clone, PartialEq)]
@@ -162,10 +158,6 @@ fn html_message(feeds: &[Url]) -> String {
     }
 }
 
-/// Documents repairs may grow to, at most, relative to the original (a safety net: each
-/// repair's own growth is bounded far below this).
-const MAX_GROWTH: usize = 8;
-
 /// Parse a feed document fetched from `base` (which resolves relative links).
 pub fn parse_feed(
     body: &[u8],
@@ -184,7 +176,7 @@ pub fn parse_feed(
     let sniffed = dialect::sniff(&text);
     let (feed, repairs, hints) = match &sniffed.dialect {
         Dialect::Json => {
-            let (feed, repairs) = read_json(&text, base)?;
+            let (feed, repairs) = strategy::read_json(&text, base)?;
             (feed, repairs, PollHints::default())
         }
         Dialect::Html => {
@@ -202,7 +194,7 @@ pub fn parse_feed(
                 "the body is neither XML nor JSON".into(),
             ));
         }
-        _ => read_xml(&text, &survey::survey(&text, &sniffed), base)?,
+        _ => strategy::read_xml(&text, &survey::survey(&text, &sniffed), base)?,
     };
     let mut all = decoded.repairs;
     all.extend(repairs);
@@ -216,103 +208,6 @@ pub fn parse_feed(
         repairs: all,
         hints,
     })
-}
-
-type Read = (feed_rs::model::Feed, Vec<Repair>, PollHints);
-
-/// RSS or Atom: as is when the survey finds nothing to repair (and that reads), else
-/// repaired; as is again if the repaired text fails where the original would not.
-fn read_xml(text: &str, survey: &Survey, base: &Url) -> Result<Read, ParseError> {
-    if survey.nested_entities {
-        return Err(ParseError::EntityBomb);
-    }
-    // A partial body is refused even where feed-rs would read it (RSS stops reading after
-    // its channel, Atom does not): the cut may have taken entries with it.
-    if survey.truncated {
-        return Err(match diagnose::diagnose(text, survey.root) {
-            Some(Problem::Malformed(m)) => ParseError::Malformed(m),
-            Some(Problem::Truncated(m)) => ParseError::Truncated(m),
-            None => ParseError::Truncated(
-                "the document is truncated: its root element is not closed".into(),
-            ),
-        });
-    }
-    let hints = survey.hints;
-    let clean = !survey.needs_repair();
-    let mut as_is = None;
-    if clean {
-        match read::read(text, base) {
-            // Zero entries from a document that visibly has some: repair, then judge.
-            Ok(feed) if feed.entries.is_empty() && survey.entries > 0 => as_is = Some(Ok(feed)),
-            Ok(feed) => return Ok((feed, Vec::new(), hints)),
-            Err(e) => as_is = Some(Err(e)),
-        }
-    }
-    let Some(fixed) = repair::apply(text, survey, clean) else {
-        return match as_is.unwrap_or_else(|| read::read(text, base)) {
-            Ok(feed) => Ok((feed, Vec::new(), hints)),
-            Err(e) => Err(explain(text, survey, e)),
-        };
-    };
-    if fixed.text.len() > MAX_GROWTH * text.len() + 4096 {
-        return Err(ParseError::Invalid(
-            "repairing the document would grow it past any sensible size".into(),
-        ));
-    }
-    match read::read(&fixed.text, base) {
-        Ok(feed) => Ok((feed, fixed.repairs, hints)),
-        Err(e) => match as_is {
-            Some(Ok(feed)) => Ok((feed, Vec::new(), hints)),
-            Some(Err(_)) => Err(explain(text, survey, e)),
-            None => match read::read(text, base) {
-                Ok(feed) if !feed.entries.is_empty() => Ok((feed, Vec::new(), hints)),
-                _ => Err(explain(text, survey, e)),
-            },
-        },
-    }
-}
-
-/// The error for a document that stays unreadable: a structural problem found in the
-/// original if there is one, else what feed-rs said about the repaired one.
-fn explain(text: &str, survey: &Survey, e: ReadError) -> ParseError {
-    match diagnose::diagnose(text, survey.root) {
-        Some(Problem::Truncated(m)) => return ParseError::Truncated(m),
-        Some(Problem::Malformed(m)) => return ParseError::Malformed(m),
-        None => {}
-    }
-    let what = survey.dialect.describe();
-    match e {
-        ReadError::Panic(m) => ParseError::Panicked(m),
-        ReadError::Feed(feed_rs::parser::ParseFeedError::XmlReader(x)) => {
-            ParseError::Malformed(format!("not well-formed XML ({what}): {x}"))
-        }
-        ReadError::Feed(feed_rs::parser::ParseFeedError::ParseError(
-            feed_rs::parser::ParseErrorKind::NoFeedRoot,
-        )) => ParseError::Invalid(format!(
-            "{what} without the elements a feed needs (no <channel>?)"
-        )),
-        ReadError::Feed(other) => ParseError::Invalid(format!("{what}: {other}")),
-    }
-}
-
-/// JSON Feed: as is, else with its types coerced.
-fn read_json(text: &str, base: &Url) -> Result<(feed_rs::model::Feed, Vec<Repair>), ParseError> {
-    let first = match read::read(text, base) {
-        Ok(feed) => return Ok((feed, Vec::new())),
-        Err(e) => e,
-    };
-    let failed = |e: ReadError| match e {
-        ReadError::Panic(m) => ParseError::Panicked(m),
-        ReadError::Feed(e) => ParseError::Invalid(format!("JSON Feed: {e}")),
-    };
-    match repair::json::loosen(text) {
-        Ok(Some(fixed)) => read::read(&fixed.text, base)
-            .map(|feed| (feed, fixed.repairs))
-            .map_err(failed),
-        Ok(None) => Err(failed(first)),
-        Err(NotAFeed::Syntax(m)) => Err(ParseError::Malformed(format!("not valid JSON: {m}"))),
-        Err(NotAFeed::Shape(m)) => Err(ParseError::NotAFeed(m.into())),
-    }
 }
 
 /// A body that is binary data, by its magic number or its control bytes (UTF-16/32 aside).
@@ -453,5 +348,103 @@ mod tests {
         )
         .unwrap_err();
         assert!(matches!(e, ParseError::Truncated(_)), "{e}");
+    }
+
+    fn names(f: &ParsedFeed) -> Vec<String> {
+        f.repairs.iter().map(Repair::name).collect()
+    }
+
+    #[test]
+    fn clean_documents_need_no_repairs_and_carry_hints() {
+        let xml = "<?xml version=\"1.0\"?><rss version=\"2.0\" xmlns:sy=\"http://purl.org/rss/1.0/modules/syndication/\"><channel><title>T</title><ttl>30</ttl><sy:updatePeriod>hourly</sy:updatePeriod><item><title>A</title><guid>1</guid></item></channel></rss>";
+        let f = parse_feed(xml.as_bytes(), None, &base()).unwrap();
+        assert!(f.repairs.is_empty());
+        assert_eq!(f.hints.ttl, Some(std::time::Duration::from_secs(1800)));
+        assert_eq!(
+            f.hints.update_interval,
+            Some(std::time::Duration::from_secs(3600))
+        );
+    }
+
+    #[test]
+    fn repairs_are_recorded_in_the_order_applied() {
+        let xml = "<b>Warning</b>: x\n<rss><channel><title>T</title><item><title>Tom & Jerry</title><media:title>not this</media:title><guid>1</guid></item></channel></rss>";
+        let f = parse_feed(xml.as_bytes(), None, &base()).unwrap();
+        assert_eq!(
+            names(&f),
+            [
+                "leading-junk-removed",
+                "rss-version-added",
+                "prefix-declared:media",
+                "bare-ampersand-escaped"
+            ]
+        );
+        assert_eq!(f.items[0].normalize().title, "Tom & Jerry");
+    }
+
+    #[test]
+    fn atom03_entries_are_read() {
+        let xml = "<feed version=\"0.3\" xmlns=\"http://purl.org/atom/ns#\"><title>T</title><entry><title>E</title><id>e1</id><issued>2004-01-01T00:00:00Z</issued><link rel=\"alternate\" href=\"https://x.org/e1\"/></entry></feed>";
+        let f = parse_feed(xml.as_bytes(), None, &base()).unwrap();
+        assert_eq!(f.items.len(), 1);
+        assert_eq!(names(&f), ["atom03-mapped"]);
+        assert_eq!(
+            f.items[0].published.map(|p| p.to_rfc3339()).as_deref(),
+            Some("2004-01-01T00:00:00+00:00")
+        );
+    }
+
+    #[test]
+    fn declarations_that_crash_quick_xml_do_not_reach_it() {
+        // UTF-16BE with a declaration, and a late declaration naming another encoding:
+        // quick-xml 0.42 panics on both when handed the bytes.
+        let text = "<?xml version=\"1.0\" encoding=\"UTF-16\"?><rss version=\"2.0\"><channel><title>T</title><item><title>Αθήνα</title></item></channel></rss>";
+        let be: Vec<u8> = text.encode_utf16().flat_map(u16::to_be_bytes).collect();
+        let f = parse_feed(&be, Some("application/xml"), &base()).unwrap();
+        assert_eq!(f.items[0].normalize().title, "Αθήνα");
+        let late = format!(
+            "{}<?xml version=\"1.0\" encoding=\"windows-1251\"?><rss version=\"2.0\"><channel><title>T</title><item><title>x</title></item></channel></rss>",
+            " ".repeat(3000)
+        );
+        assert_eq!(
+            parse_feed(late.as_bytes(), None, &base())
+                .unwrap()
+                .items
+                .len(),
+            1
+        );
+    }
+
+    #[test]
+    fn pages_name_their_feeds() {
+        let html = b"<!DOCTYPE html><html><head><link rel=\"alternate\" type=\"application/atom+xml\" href=\"/atom.xml\"></head></html>";
+        match parse_feed(html, Some("text/html"), &base()) {
+            Err(ParseError::Html { feeds }) => {
+                assert_eq!(
+                    feeds,
+                    [Url::parse("https://news.example.org/atom.xml").unwrap()]
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn hostile_and_binary_bodies_fail_fast() {
+        let lol = (1..=9)
+            .map(|n| format!("<!ENTITY l{n} \"{}\">", format!("&l{};", n - 1).repeat(10)))
+            .collect::<String>();
+        let bomb = format!(
+            "<?xml version=\"1.0\"?><!DOCTYPE rss [<!ENTITY l0 \"lol\">{lol}]><rss version=\"2.0\"><channel><title>&l9;</title></channel></rss>"
+        );
+        let e = parse_feed(bomb.as_bytes(), None, &base()).unwrap_err();
+        assert_eq!(e.class(), "entity-bomb", "{e}");
+        let e = parse_feed(b"\x1f\x8b\x08\x00\x00\x00", None, &base()).unwrap_err();
+        assert_eq!(e.class(), "binary");
+        let e = parse_feed(b"<opml version=\"2.0\"><body/></opml>", None, &base()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "not a feed: an XML document whose root element is <opml>, not RSS or Atom"
+        );
     }
 }

@@ -81,132 +81,160 @@ enum Capture {
 
 /// Survey `doc`, whose root `sniffed` found.
 pub fn survey(doc: &str, sniffed: &Sniffed) -> Survey {
-    let mut s = Survey {
-        dialect: sniffed.dialect.clone(),
-        root: sniffed.root,
-        ..Survey::default()
-    };
-    let mut declared: Vec<&str> = Vec::new();
-    let mut used: Vec<&str> = Vec::new();
-    let mut capture: Option<Capture> = None;
-    let rdf = matches!(s.dialect, Dialect::Rss10 | Dialect::Rss090);
-    let mut depth = 0usize;
-    // In an RSS 1.0 item: whether it has an rdf:about and whether a <link> was seen.
-    let mut rdf_item: Option<(bool, bool)> = None;
-    let (mut ttl, mut period, mut frequency): (Option<&str>, Option<&str>, Option<&str>) =
-        (None, None, None);
+    let mut pass = Pass::new(sniffed);
     for t in Lexer::new(doc) {
-        let before_root = t.start < s.root;
-        let pending = capture.take();
+        let before_root = t.start < pass.s.root;
+        let capture = pass.capture.take();
         match t.kind {
             Kind::Text => {
                 if before_root && !t.raw.trim().is_empty() {
-                    s.junk_before = true;
+                    pass.s.junk_before = true;
                 }
-                match pending {
-                    Some(Capture::Ttl) => ttl = ttl.or(Some(t.raw)),
-                    Some(Capture::Period) => period = period.or(Some(t.raw)),
-                    Some(Capture::Frequency) => frequency = frequency.or(Some(t.raw)),
-                    Some(Capture::Duration) => {
-                        s.overlong_number |= has_digit_run(t.raw, OVERLONG_DIGITS)
-                    }
-                    None => {}
-                }
-                check_references(t.raw, &mut s);
+                pass.text(t.raw, capture);
             }
-            Kind::Start => {
-                if before_root {
-                    s.junk_before = true;
-                    continue;
-                }
-                let tag = Tag::parse(t.raw);
-                if !tag.self_closing {
-                    depth += 1;
-                }
-                let (prefix, local) = tag.split_name();
-                note_prefix(prefix, &mut used);
-                if tag.attrs.contains(':') {
-                    for a in tag.attributes() {
-                        match a.name.strip_prefix("xmlns:") {
-                            Some(p) => note_prefix(p, &mut declared),
-                            None => note_prefix(lex::split_qname(a.name).0, &mut used),
-                        }
-                    }
-                }
-                if local.eq_ignore_ascii_case("item") || local.eq_ignore_ascii_case("entry") {
-                    s.entries += 1;
-                }
-                if rdf && prefix.is_empty() {
-                    match local {
-                        "item" if !tag.self_closing => {
-                            rdf_item = Some((tag.attr("rdf:about").is_some(), false));
-                        }
-                        "link" => {
-                            if let Some(i) = rdf_item.as_mut() {
-                                i.1 = true;
-                            }
-                        }
-                        _ => {}
-                    }
-                }
-                s.odd_case |= odd_case(prefix, local);
-                if s.dialect.is_atom() && atom_name(prefix) && odd_atom_type(local, &tag) {
-                    s.odd_atom_types = true;
-                }
-                if has_digit_run(tag.attrs, OVERLONG_DIGITS)
-                    && tag.attributes().any(|a| {
-                        matches!(a.name, "start" | "end" | "time")
-                            && has_digit_run(a.value, OVERLONG_DIGITS)
-                    })
-                {
-                    s.overlong_number = true;
-                }
-                capture = match (prefix, local) {
-                    ("", "ttl") => Some(Capture::Ttl),
-                    (p, "updatePeriod") if !p.is_empty() => Some(Capture::Period),
-                    (p, "updateFrequency") if !p.is_empty() => Some(Capture::Frequency),
-                    (_, "duration") => Some(Capture::Duration),
-                    _ => None,
-                };
-            }
-            Kind::End => {
-                if before_root {
-                    s.junk_before = true;
-                } else {
-                    depth = depth.saturating_sub(1);
-                    let (prefix, local) = lex::split_qname(lex::end_name(t.raw));
-                    s.odd_case |= odd_case(prefix, local);
-                    if rdf
-                        && (prefix, local) == ("", "item")
-                        && let Some((true, false)) = rdf_item.take()
-                    {
-                        s.rdf_missing_links = true;
-                    }
-                }
-            }
-            Kind::BareLt => {
-                if before_root {
-                    s.junk_before = true;
-                } else {
-                    s.bare_lt = true;
-                }
-            }
-            Kind::Doctype if before_root => read_dtd(t.raw, &mut s),
-            Kind::Unterminated => s.truncated = true,
+            Kind::Start | Kind::End | Kind::BareLt if before_root => pass.s.junk_before = true,
+            Kind::Start => pass.start(t.raw),
+            Kind::End => pass.end(t.raw),
+            Kind::BareLt => pass.s.bare_lt = true,
+            Kind::Doctype if before_root => read_dtd(t.raw, &mut pass.s),
+            Kind::Unterminated => pass.s.truncated = true,
             _ => {}
         }
     }
-    s.truncated |= depth > 0;
-    s.undeclared = used
-        .iter()
-        .filter(|p| !declared.contains(p))
-        .map(|p| p.to_string())
-        .collect();
-    s.hints = PollHints {
-        ttl: ttl.and_then(hints::ttl),
-        update_interval: hints::update_interval(period, frequency),
-    };
-    s
+    pass.finish()
+}
+
+/// The state of one survey pass between tokens.
+struct Pass<'a> {
+    s: Survey,
+    declared: Vec<&'a str>,
+    used: Vec<&'a str>,
+    /// What the next text token is, if it is wanted.
+    capture: Option<Capture>,
+    rdf: bool,
+    /// Elements open inside the root; counting stops once the root closes (trailing junk
+    /// after it is feed-rs's to ignore).
+    depth: usize,
+    root_closed: bool,
+    /// In an RSS 1.0 item: whether it has an rdf:about and whether a <link> was seen.
+    rdf_item: Option<(bool, bool)>,
+    ttl: Option<&'a str>,
+    period: Option<&'a str>,
+    frequency: Option<&'a str>,
+}
+
+impl<'a> Pass<'a> {
+    fn new(sniffed: &Sniffed) -> Self {
+        Self {
+            s: Survey {
+                dialect: sniffed.dialect.clone(),
+                root: sniffed.root,
+                ..Survey::default()
+            },
+            declared: Vec::new(),
+            used: Vec::new(),
+            capture: None,
+            rdf: matches!(sniffed.dialect, Dialect::Rss10 | Dialect::Rss090),
+            depth: 0,
+            root_closed: false,
+            rdf_item: None,
+            ttl: None,
+            period: None,
+            frequency: None,
+        }
+    }
+
+    fn text(&mut self, raw: &'a str, capture: Option<Capture>) {
+        match capture {
+            Some(Capture::Ttl) => self.ttl = self.ttl.or(Some(raw)),
+            Some(Capture::Period) => self.period = self.period.or(Some(raw)),
+            Some(Capture::Frequency) => self.frequency = self.frequency.or(Some(raw)),
+            Some(Capture::Duration) => {
+                self.s.overlong_number |= has_digit_run(raw, OVERLONG_DIGITS)
+            }
+            None => {}
+        }
+        check_references(raw, &mut self.s);
+    }
+
+    fn start(&mut self, raw: &'a str) {
+        let tag = Tag::parse(raw);
+        if !tag.self_closing && !self.root_closed {
+            self.depth += 1;
+        }
+        let (prefix, local) = tag.split_name();
+        note_prefix(prefix, &mut self.used);
+        if tag.attrs.contains(':') {
+            for a in tag.attributes() {
+                match a.name.strip_prefix("xmlns:") {
+                    Some(p) => note_prefix(p, &mut self.declared),
+                    None => note_prefix(lex::split_qname(a.name).0, &mut self.used),
+                }
+            }
+        }
+        if local.eq_ignore_ascii_case("item") || local.eq_ignore_ascii_case("entry") {
+            self.s.entries += 1;
+        }
+        if self.rdf && prefix.is_empty() {
+            match local {
+                "item" if !tag.self_closing => {
+                    self.rdf_item = Some((tag.attr("rdf:about").is_some(), false));
+                }
+                "link" => {
+                    if let Some(i) = self.rdf_item.as_mut() {
+                        i.1 = true;
+                    }
+                }
+                _ => {}
+            }
+        }
+        let s = &mut self.s;
+        s.odd_case |= odd_case(prefix, local);
+        s.odd_atom_types |= s.dialect.is_atom() && atom_name(prefix) && odd_atom_type(local, &tag);
+        s.overlong_number |= has_digit_run(tag.attrs, OVERLONG_DIGITS)
+            && tag.attributes().any(|a| {
+                matches!(a.name, "start" | "end" | "time")
+                    && has_digit_run(a.value, OVERLONG_DIGITS)
+            });
+        self.capture = match (prefix, local) {
+            ("", "ttl") => Some(Capture::Ttl),
+            (p, "updatePeriod") if !p.is_empty() => Some(Capture::Period),
+            (p, "updateFrequency") if !p.is_empty() => Some(Capture::Frequency),
+            (_, "duration") => Some(Capture::Duration),
+            _ => None,
+        };
+    }
+
+    fn end(&mut self, raw: &str) {
+        if !self.root_closed {
+            self.depth = self.depth.saturating_sub(1);
+            self.root_closed = self.depth == 0;
+        }
+        let (prefix, local) = lex::split_qname(lex::end_name(raw));
+        self.s.odd_case |= odd_case(prefix, local);
+        if self.rdf
+            && (prefix, local) == ("", "item")
+            && let Some((true, false)) = self.rdf_item.take()
+        {
+            self.s.rdf_missing_links = true;
+        }
+    }
+
+    fn finish(self) -> Survey {
+        let mut s = self.s;
+        s.truncated |= self.depth > 0;
+        s.undeclared = self
+            .used
+            .iter()
+            .filter(|p| !self.declared.contains(p))
+            .map(|p| p.to_string())
+            .collect();
+        s.hints = PollHints {
+            ttl: self.ttl.and_then(hints::ttl),
+            update_interval: hints::update_interval(self.period, self.frequency),
+        };
+        s
+    }
 }
 
 /// Add `prefix` to `set` unless it is empty, reserved (`xml`, `xmlns`) or no valid name.
@@ -422,6 +450,15 @@ mod tests {
     fn overlong_durations() {
         assert!(of("<rss version=\"2.0\"><channel><item><itunes:duration xmlns:itunes=\"i\">99999999999999999999</itunes:duration></item></channel></rss>").overlong_number);
         assert!(!of("<rss version=\"2.0\"><channel><item><guid>https://m.example/@a/111234567890123456</guid></item></channel></rss>").overlong_number);
+    }
+
+    #[test]
+    fn partial_documents_are_marked_truncated() {
+        assert!(of("<rss version=\"2.0\"><channel><item><title>cut").truncated);
+        assert!(of("<rss version=\"2.0\"><channel></channel>").truncated);
+        assert!(of("<rss version=\"2.0\"><channel><item><link href=\"x").truncated);
+        // Junk after the root is not a cut.
+        assert!(!of("<rss version=\"2.0\"><channel/></rss>\n<p>Warning: x in y.php").truncated);
     }
 
     #[test]

@@ -30,6 +30,8 @@ struct Row {
     link: Option<String>,
     guid: Option<String>,
     published: Option<String>,
+    /// The first entry's summary as plain text (library checks only).
+    summary: Option<String>,
     repairs: Option<Vec<String>>,
     ttl_minutes: Option<u64>,
     update_seconds: Option<u64>,
@@ -101,6 +103,11 @@ fn check_feed(row: &Row, feed: &ParsedFeed, server: &str) -> Vec<String> {
             .as_ref()
             .and_then(|i| i.published)
             .map(|p| p.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+    );
+    expect(
+        "summary",
+        row.summary.clone(),
+        first.as_ref().map(|i| i.summary.clone()),
     );
     let items = feed.items.len();
     if let Some(n) = row.items

@@ -22,8 +22,8 @@ pub fn read_xml(text: &str, survey: &Survey, base: &Url) -> Result<Read, ParseEr
     if survey.nested_entities {
         return Err(ParseError::EntityBomb);
     }
-    // A partial body is refused even where feed-rs would read it (RSS stops reading after
-    // its channel, Atom does not): the cut may have taken entries with it.
+    // A body whose root is not closed is refused even where feed-rs would read it (RSS
+    // stops reading after its channel, Atom does not): the cut may have taken entries.
     if survey.truncated {
         return Err(match diagnose::diagnose(text, survey.root) {
             Some(Problem::Malformed(m)) => ParseError::Malformed(m),

@@ -8,6 +8,7 @@ use super::dialect::{Dialect, Sniffed};
 use super::hints::{self, PollHints};
 use super::lex::{self, Kind, Lexer, Tag};
 use super::repair::escapes::{Reference, classify};
+use super::repair::markup::holds_text;
 
 /// Digits in a row past which a duration crashes feed-rs (u64 overflow in its parser).
 pub const OVERLONG_DIGITS: usize = 16;
@@ -28,6 +29,8 @@ pub struct Survey {
     pub bare_lt: bool,
     /// Element names feed-rs expects, written in another case (`<Item>`, `<PUBDATE>`).
     pub odd_case: bool,
+    /// Child elements inside an element that holds text: HTML the publisher did not escape.
+    pub inline_markup: bool,
     /// Atom text constructs whose `type` is not text, html or xhtml.
     pub odd_atom_types: bool,
     pub overlong_number: bool,
@@ -66,6 +69,7 @@ impl Survey {
             || self.dialect.is_atom03()
             || self.odd_atom_types
             || self.odd_case
+            || self.inline_markup
             || !self.undeclared.is_empty()
             || self.needs_escapes()
     }
@@ -112,10 +116,12 @@ struct Pass<'a> {
     /// What the next text token is, if it is wanted.
     capture: Option<Capture>,
     rdf: bool,
-    /// Elements open inside the root; counting stops once the root closes (trailing junk
-    /// after it is feed-rs's to ignore).
-    depth: usize,
+    /// The root element's name, and whether its end tag has been seen: a body without it
+    /// was cut (unclosed elements inside a closed root are malformed, not cut).
+    root_name: Option<&'a str>,
     root_closed: bool,
+    /// The name of the open element that holds text, if one is open.
+    text_element: Option<&'a str>,
     /// In an RSS 1.0 item: whether it has an rdf:about and whether a <link> was seen.
     rdf_item: Option<(bool, bool)>,
     ttl: Option<&'a str>,
@@ -135,8 +141,9 @@ impl<'a> Pass<'a> {
             used: Vec::new(),
             capture: None,
             rdf: matches!(sniffed.dialect, Dialect::Rss10 | Dialect::Rss090),
-            depth: 0,
+            root_name: None,
             root_closed: false,
+            text_element: None,
             rdf_item: None,
             ttl: None,
             period: None,
@@ -159,8 +166,14 @@ impl<'a> Pass<'a> {
 
     fn start(&mut self, raw: &'a str) {
         let tag = Tag::parse(raw);
-        if !tag.self_closing && !self.root_closed {
-            self.depth += 1;
+        if self.root_name.is_none() {
+            self.root_name = Some(tag.name);
+            self.root_closed = tag.self_closing;
+        }
+        if self.text_element.is_some() {
+            self.s.inline_markup = true;
+        } else if !tag.self_closing && holds_text(&tag, self.s.dialect.is_atom()) {
+            self.text_element = Some(tag.name);
         }
         let (prefix, local) = tag.split_name();
         note_prefix(prefix, &mut self.used);
@@ -205,12 +218,15 @@ impl<'a> Pass<'a> {
         };
     }
 
-    fn end(&mut self, raw: &str) {
-        if !self.root_closed {
-            self.depth = self.depth.saturating_sub(1);
-            self.root_closed = self.depth == 0;
+    fn end(&mut self, raw: &'a str) {
+        let name = lex::end_name(raw);
+        if self.root_name.is_some_and(|r| r.eq_ignore_ascii_case(name)) {
+            self.root_closed = true;
         }
-        let (prefix, local) = lex::split_qname(lex::end_name(raw));
+        if self.text_element == Some(name) {
+            self.text_element = None;
+        }
+        let (prefix, local) = lex::split_qname(name);
         self.s.odd_case |= odd_case(prefix, local);
         if self.rdf
             && (prefix, local) == ("", "item")
@@ -222,7 +238,7 @@ impl<'a> Pass<'a> {
 
     fn finish(self) -> Survey {
         let mut s = self.s;
-        s.truncated |= self.depth > 0;
+        s.truncated |= !self.root_closed;
         s.undeclared = self
             .used
             .iter()
@@ -453,12 +469,23 @@ mod tests {
     }
 
     #[test]
+    fn unescaped_markup_in_text_elements() {
+        assert!(of("<rss version=\"2.0\"><channel><item><description>Hi <b>x</b></description></item></channel></rss>").inline_markup);
+        assert!(!of("<rss version=\"2.0\"><channel><item><description>Hi &lt;b&gt;</description><enclosure url=\"u\"/></item></channel></rss>").inline_markup);
+        assert!(!of("<feed xmlns=\"http://www.w3.org/2005/Atom\"><entry><content type=\"xhtml\"><div>x</div></content></entry></feed>").inline_markup);
+    }
+
+    #[test]
     fn partial_documents_are_marked_truncated() {
         assert!(of("<rss version=\"2.0\"><channel><item><title>cut").truncated);
         assert!(of("<rss version=\"2.0\"><channel></channel>").truncated);
         assert!(of("<rss version=\"2.0\"><channel><item><link href=\"x").truncated);
-        // Junk after the root is not a cut.
+        // Junk after the root is not a cut, nor is an element left open inside it.
         assert!(!of("<rss version=\"2.0\"><channel/></rss>\n<p>Warning: x in y.php").truncated);
+        assert!(
+            !of("<rss version=\"2.0\"><channel><description>a <b>b</description></channel></rss>")
+                .truncated
+        );
     }
 
     #[test]

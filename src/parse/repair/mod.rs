@@ -16,6 +16,7 @@ mod atom_types;
 mod case;
 pub mod escapes;
 pub mod json;
+pub mod markup;
 mod prefixes;
 mod prolog;
 mod versions;
@@ -49,6 +50,8 @@ pub enum Repair {
     Base64Decoded,
     AtomTypeNormalized,
     ElementCaseFixed,
+    /// HTML written unescaped in a text element, wrapped in CDATA so it is read as text.
+    InlineMarkupWrapped,
     PrefixDeclared(String),
     BareAmpersandEscaped,
     HtmlEntitiesReplaced,
@@ -78,6 +81,7 @@ impl Repair {
             Repair::Base64Decoded => "base64-decoded".into(),
             Repair::AtomTypeNormalized => "atom-type-normalized".into(),
             Repair::ElementCaseFixed => "element-case-fixed".into(),
+            Repair::InlineMarkupWrapped => "inline-markup-wrapped".into(),
             Repair::PrefixDeclared(p) => format!("prefix-declared:{p}"),
             Repair::BareAmpersandEscaped => "bare-ampersand-escaped".into(),
             Repair::HtmlEntitiesReplaced => "html-entities-replaced".into(),
@@ -119,6 +123,9 @@ impl fmt::Display for Repair {
                 f.write_str("invalid Atom type attributes read as text, html or xhtml")
             }
             Repair::ElementCaseFixed => f.write_str("element names in the wrong case corrected"),
+            Repair::InlineMarkupWrapped => {
+                f.write_str("unescaped HTML inside text elements read as their text")
+            }
             Repair::PrefixDeclared(p) => write!(f, "undeclared namespace prefix {p}: declared"),
             Repair::BareAmpersandEscaped => f.write_str("bare & characters escaped"),
             Repair::HtmlEntitiesReplaced => {
@@ -153,7 +160,7 @@ impl Fixed {
 /// one's output. Returns `None` when none changed anything.
 pub fn apply(doc: &str, survey: &Survey, everything: bool) -> Option<Fixed> {
     type Step = fn(&str, &Survey) -> Option<Fixed>;
-    let steps: [(bool, Step); 9] = [
+    let steps: [(bool, Step); 10] = [
         (survey.junk_before, |d, _| prolog::clean(d)),
         (survey.overlong_number, |d, _| prolog::defuse_numbers(d)),
         (survey.needs_version_map(), |d, s| {
@@ -166,6 +173,9 @@ pub fn apply(doc: &str, survey: &Survey, everything: bool) -> Option<Fixed> {
             |d, _| atom_types::normalize(d),
         ),
         (survey.odd_case, |d, _| case::fix(d)),
+        (survey.inline_markup, |d, s| {
+            markup::wrap(d, s.dialect.is_atom())
+        }),
         (!survey.undeclared.is_empty(), |d, _| prefixes::declare(d)),
         (survey.needs_escapes(), |d, s| {
             escapes::escape(d, &s.dtd_entities)

@@ -297,11 +297,14 @@ fn decode_mixed(body: &[u8]) -> String {
 pub fn fix_declarations(text: &str) -> Cow<'_, str> {
     let mut edits: Vec<(usize, usize)> = Vec::new();
     let b = text.as_bytes();
+    let mut done = 0;
     for at in memchr::memmem::find_iter(b, b"<?xml") {
-        if !b.get(at + 5).is_some_and(u8::is_ascii_whitespace) {
+        // One declaration inside another's text ends where the outer one does.
+        if at < done || !b.get(at + 5).is_some_and(u8::is_ascii_whitespace) {
             continue;
         }
         let end = memchr::memmem::find(&b[at..], b"?>").map_or(text.len(), |n| at + n);
+        done = end;
         let decl = &text[at..end];
         if let Some(((s, e), v)) = pseudo_attr(decl, "encoding")
             && Encoding::for_label(v.trim().as_bytes()) != Some(UTF_8)
@@ -500,5 +503,12 @@ mod tests {
             fix_declarations("<?xml version=\"1.0\" encoding=\"utf-8\"?><rss/>"),
             Cow::Borrowed(_)
         ));
+        // A declaration pasted into another one (found by fuzzing: overlapping edits).
+        assert_eq!(
+            fix_declarations(
+                "<?xml version=\"1.0\" en<?xml version=\"1.0\" encoding=\"UTF-16\"?>coding=\"x\"?>"
+            ),
+            "<?xml version=\"1.0\" en<?xml version=\"1.0\" encoding=\"UTF-8\"?>coding=\"x\"?>"
+        );
     }
 }

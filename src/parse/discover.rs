@@ -105,7 +105,7 @@ fn resolve(body: &str) -> Option<char> {
                 Some(hex) => u32::from_str_radix(hex, 16).ok()?,
                 None => num.parse().ok()?,
             };
-            char::from_u32(code)
+            char::from_u32(code).filter(|&c| c != '\0')
         }
     }
 }

@@ -2,10 +2,10 @@
 //!
 //! The stages, each in its own module: [`charset`] turns the body into UTF-8 (BOMs, UTF-16
 //! and UTF-32, declarations, the HTTP charset, a guess); [`dialect`] says what the document
-//! is; [`survey`] looks it over once for what is broken; clean documents go to feed-rs as
-//! they are ([`read`]), others through the [`repair`]s first, and each repair is recorded
-//! in [`ParsedFeed::repairs`]. An HTML page yields its autodiscovery links ([`discover`]);
-//! a document nothing fixes fails with a short reason ([`diagnose`]).
+//! is; [`survey`] looks it over once for what is broken; `strategy` decides the reads: clean
+//! documents go to feed-rs as they are (`read`), others through the [`repair`]s first, and
+//! each repair is recorded in [`ParsedFeed::repairs`]. An HTML page yields its autodiscovery
+//! links ([`discover`]); a document nothing fixes fails with a short reason ([`diagnose`]).
 //!
 //! Entries come out as [`RawItem`]s, text as written; [`RawItem::normalize`] extracts plain
 //! text later, only for new or changed entries.

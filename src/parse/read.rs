@@ -77,3 +77,32 @@ pub fn raw_entry(e: Entry, base: &Url) -> RawItem {
         published: e.published.or(e.updated),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> Url {
+        Url::parse("https://x.example/feed").expect("url")
+    }
+
+    /// The entity-bomb defence rests on this: quick-xml (through feed-rs) never expands
+    /// entities declared in a DTD, it keeps the reference as written. If an upgrade starts
+    /// expanding them, survey.nested_entities must become a hard limit on expansion.
+    #[test]
+    fn dtd_entities_are_not_expanded() {
+        let doc = "<?xml version=\"1.0\"?><!DOCTYPE rss [<!ENTITY a \"expanded\">]><rss version=\"2.0\"><channel><title>t</title><item><title>x &a; y</title></item></channel></rss>";
+        let feed = read(doc, &base()).expect("reads");
+        let title = feed.entries[0].title.as_ref().map(|t| t.content.as_str());
+        assert_eq!(title, Some("x &a; y"));
+    }
+
+    #[test]
+    fn ids_are_never_invented() {
+        let doc = "<rss version=\"2.0\"><channel><title>t</title><item><title>no guid</title><link>https://x.example/1</link></item></channel></rss>";
+        let feed = read(doc, &base()).expect("reads");
+        let item = raw_entry(feed.entries.into_iter().next().expect("entry"), &base());
+        assert_eq!(item.guid, None);
+        assert_eq!(item.link.as_deref(), Some("https://x.example/1"));
+    }
+}

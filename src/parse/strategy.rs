@@ -44,6 +44,8 @@ pub fn read_xml(text: &str, survey: &Survey, base: &Url) -> Result<Read, ParseEr
             Err(e) => as_is = Some(Err(e)),
         }
     }
+    // Values that crash feed-rs: then the original must never reach it.
+    let original_safe = !survey.crash_bait;
     let Some(fixed) = repair::apply(text, survey, clean) else {
         return match as_is.unwrap_or_else(|| read::read(text, base)) {
             Ok(feed) => Ok((feed, Vec::new(), hints)),
@@ -60,10 +62,11 @@ pub fn read_xml(text: &str, survey: &Survey, base: &Url) -> Result<Read, ParseEr
         Err(e) => match as_is {
             Some(Ok(feed)) => Ok((feed, Vec::new(), hints)),
             Some(Err(_)) => Err(explain(text, survey, e)),
-            None => match read::read(text, base) {
+            None if original_safe => match read::read(text, base) {
                 Ok(feed) if !feed.entries.is_empty() => Ok((feed, Vec::new(), hints)),
                 _ => Err(explain(text, survey, e)),
             },
+            None => Err(explain(text, survey, e)),
         },
     }
 }
@@ -91,25 +94,44 @@ fn explain(text: &str, survey: &Survey, e: ReadError) -> ParseError {
     }
 }
 
-/// JSON Feed: as is, else with its types coerced.
+/// JSON Feed: as is, else with its types coerced (coerced first when an author's e-mail
+/// address might crash feed-rs).
 pub fn read_json(
     text: &str,
     base: &Url,
 ) -> Result<(feed_rs::model::Feed, Vec<Repair>), ParseError> {
-    let first = match read::read(text, base) {
-        Ok(feed) => return Ok((feed, Vec::new())),
-        Err(e) => e,
+    let read_fixed = |fixed: repair::Fixed| {
+        read::read(&fixed.text, base)
+            .map(|feed| (feed, fixed.repairs))
+            .map_err(json_failed)
     };
-    let failed = |e: ReadError| match e {
+    if text.contains('@') {
+        return match loosen_json(text)? {
+            Some(fixed) => read_fixed(fixed),
+            None => read::read(text, base)
+                .map(|feed| (feed, Vec::new()))
+                .map_err(json_failed),
+        };
+    }
+    match read::read(text, base) {
+        Ok(feed) => Ok((feed, Vec::new())),
+        Err(e) => match loosen_json(text)? {
+            Some(fixed) => read_fixed(fixed),
+            None => Err(json_failed(e)),
+        },
+    }
+}
+
+fn loosen_json(text: &str) -> Result<Option<repair::Fixed>, ParseError> {
+    repair::json::loosen(text).map_err(|e| match e {
+        NotAFeed::Syntax(m) => ParseError::Malformed(format!("not valid JSON: {m}")),
+        NotAFeed::Shape(m) => ParseError::NotAFeed(m.into()),
+    })
+}
+
+fn json_failed(e: ReadError) -> ParseError {
+    match e {
         ReadError::Panic(m) => ParseError::Panicked(m),
         ReadError::Feed(e) => ParseError::Invalid(format!("JSON Feed: {e}")),
-    };
-    match repair::json::loosen(text) {
-        Ok(Some(fixed)) => read::read(&fixed.text, base)
-            .map(|feed| (feed, fixed.repairs))
-            .map_err(failed),
-        Ok(None) => Err(failed(first)),
-        Err(NotAFeed::Syntax(m)) => Err(ParseError::Malformed(format!("not valid JSON: {m}"))),
-        Err(NotAFeed::Shape(m)) => Err(ParseError::NotAFeed(m.into())),
     }
 }

@@ -7,11 +7,9 @@
 use super::dialect::{Dialect, Sniffed};
 use super::hints::{self, PollHints};
 use super::lex::{self, Kind, Lexer, Tag};
+use super::repair::defuse;
 use super::repair::escapes::{Reference, classify};
 use super::repair::markup::holds_text;
-
-/// Digits in a row past which a duration crashes feed-rs (u64 overflow in its parser).
-pub const OVERLONG_DIGITS: usize = 16;
 
 #[derive(Debug, Default)]
 pub struct Survey {
@@ -33,7 +31,8 @@ pub struct Survey {
     pub inline_markup: bool,
     /// Atom text constructs whose `type` is not text, html or xhtml.
     pub odd_atom_types: bool,
-    pub overlong_number: bool,
+    /// Values that crash feed-rs (see `repair::defuse`): the original must never reach it.
+    pub crash_bait: bool,
     /// The body ends inside markup or with elements open: a partial document.
     pub truncated: bool,
     /// RSS 1.0 items with an `rdf:about` but no `<link>` (feed-rs drops those).
@@ -63,7 +62,7 @@ impl Survey {
     /// Whether any repair is called for.
     pub fn needs_repair(&self) -> bool {
         self.junk_before
-            || self.overlong_number
+            || self.crash_bait
             || self.needs_version_map()
             || self.rdf_missing_links
             || self.dialect.is_atom03()
@@ -80,7 +79,8 @@ enum Capture {
     Ttl,
     Period,
     Frequency,
-    Duration,
+    /// The text of an element feed-rs may crash on (a duration, an author).
+    Bait(&'static str),
 }
 
 /// Survey `doc`, whose root `sniffed` found.
@@ -96,6 +96,7 @@ pub fn survey(doc: &str, sniffed: &Sniffed) -> Survey {
                 }
                 pass.text(t.raw, capture);
             }
+            Kind::CData => pass.captured(cdata_text(t.raw), capture),
             Kind::Start | Kind::End | Kind::BareLt if before_root => pass.s.junk_before = true,
             Kind::Start => pass.start(t.raw),
             Kind::End => pass.end(t.raw),
@@ -106,6 +107,12 @@ pub fn survey(doc: &str, sniffed: &Sniffed) -> Survey {
         }
     }
     pass.finish()
+}
+
+fn cdata_text(raw: &str) -> &str {
+    raw.strip_prefix("<![CDATA[")
+        .and_then(|r| r.strip_suffix("]]>"))
+        .unwrap_or(raw)
 }
 
 /// The state of one survey pass between tokens.
@@ -152,16 +159,19 @@ impl<'a> Pass<'a> {
     }
 
     fn text(&mut self, raw: &'a str, capture: Option<Capture>) {
+        self.captured(raw, capture);
+        check_references(raw, &mut self.s);
+    }
+
+    /// Text (or CDATA) right after a start tag whose content is wanted.
+    fn captured(&mut self, raw: &'a str, capture: Option<Capture>) {
         match capture {
             Some(Capture::Ttl) => self.ttl = self.ttl.or(Some(raw)),
             Some(Capture::Period) => self.period = self.period.or(Some(raw)),
             Some(Capture::Frequency) => self.frequency = self.frequency.or(Some(raw)),
-            Some(Capture::Duration) => {
-                self.s.overlong_number |= has_digit_run(raw, OVERLONG_DIGITS)
-            }
+            Some(Capture::Bait(local)) => self.s.crash_bait |= defuse::needs(local, raw),
             None => {}
         }
-        check_references(raw, &mut self.s);
     }
 
     fn start(&mut self, raw: &'a str) {
@@ -204,16 +214,16 @@ impl<'a> Pass<'a> {
         let s = &mut self.s;
         s.odd_case |= odd_case(prefix, local);
         s.odd_atom_types |= s.dialect.is_atom() && atom_name(prefix) && odd_atom_type(local, &tag);
-        s.overlong_number |= has_digit_run(tag.attrs, OVERLONG_DIGITS)
-            && tag.attributes().any(|a| {
-                matches!(a.name, "start" | "end" | "time")
-                    && has_digit_run(a.value, OVERLONG_DIGITS)
-            });
+        s.crash_bait |= has_digit_run(tag.attrs, defuse::OVERLONG_DIGITS)
+            && tag
+                .attributes()
+                .any(|a| matches!(a.name, "start" | "end" | "time") && defuse::overlong(a.value));
         self.capture = match (prefix, local) {
             ("", "ttl") => Some(Capture::Ttl),
             (p, "updatePeriod") if !p.is_empty() => Some(Capture::Period),
             (p, "updateFrequency") if !p.is_empty() => Some(Capture::Frequency),
-            (_, "duration") => Some(Capture::Duration),
+            (_, "duration") => Some(Capture::Bait("duration")),
+            (_, l) if defuse::is_person(l) && !tag.self_closing => Some(Capture::Bait("author")),
             _ => None,
         };
     }
@@ -464,8 +474,10 @@ mod tests {
 
     #[test]
     fn overlong_durations() {
-        assert!(of("<rss version=\"2.0\"><channel><item><itunes:duration xmlns:itunes=\"i\">99999999999999999999</itunes:duration></item></channel></rss>").overlong_number);
-        assert!(!of("<rss version=\"2.0\"><channel><item><guid>https://m.example/@a/111234567890123456</guid></item></channel></rss>").overlong_number);
+        assert!(of("<rss version=\"2.0\"><channel><item><itunes:duration xmlns:itunes=\"i\">99999999999999999999</itunes:duration></item></channel></rss>").crash_bait);
+        assert!(!of("<rss version=\"2.0\"><channel><item><guid>https://m.example/@a/111234567890123456</guid></item></channel></rss>").crash_bait);
+        assert!(of("<rss version=\"2.0\"><channel><item><author>«a@b.org»</author></item></channel></rss>").crash_bait);
+        assert!(of("<rss version=\"2.0\"><channel><item><dc:creator><![CDATA[«a@b.org»]]></dc:creator></item></channel></rss>").crash_bait);
     }
 
     #[test]

@@ -34,8 +34,7 @@ pub fn map(doc: &str) -> Option<Fixed> {
                 let new_name = rename(local).filter(|_| ours).map(|l| qualify(prefix, l));
                 let mode = tag.attr("mode").map(|m| m.trim().to_ascii_lowercase());
                 let new_type = (ours && is_text_construct(local))
-                    .then(|| new_type(&tag, mode.as_deref(), next_is_markup(lexer.clone())))
-                    .flatten();
+                    .then(|| new_type(&tag, mode.as_deref(), next_is_markup(lexer.clone())));
                 base64 = mode.as_deref() == Some("base64") && !tag.self_closing;
                 let ns_attr = tag.attributes().any(|a| a.value.trim() == NS_ATOM03);
                 if new_name.is_some() || new_type.is_some() || mode.is_some() || ns_attr {
@@ -119,16 +118,16 @@ fn next_is_markup(mut lexer: Lexer<'_>) -> bool {
 
 /// The Atom 1.0 type for a 0.3 text construct: 0.3's default type is text/plain, its default
 /// mode xml (inline markup).
-fn new_type(tag: &Tag<'_>, mode: Option<&str>, markup: bool) -> Option<&'static str> {
+fn new_type(tag: &Tag<'_>, mode: Option<&str>, markup: bool) -> &'static str {
     let ty = tag
         .attr("type")
         .map_or("text/plain".to_string(), |t| t.trim().to_ascii_lowercase());
     let html = ty.contains("html");
-    Some(match mode.unwrap_or("xml") {
+    match mode.unwrap_or("xml") {
         "xml" if markup => "xhtml",
         _ if html => "html",
         _ => "text",
-    })
+    }
 }
 
 /// The start tag with a new name and type, `mode` dropped and the namespace updated.

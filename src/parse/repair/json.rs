@@ -4,7 +4,8 @@
 
 use serde_json::{Map, Value};
 
-use super::{Fixed, Repair};
+use super::defuse::email_edges;
+use super::{Fixed, Repair, splice};
 
 const VERSION: &str = "https://jsonfeed.org/version/1.1";
 
@@ -74,6 +75,9 @@ pub fn loosen(doc: &str) -> Result<Option<Fixed>, NotAFeed> {
     if c.changed {
         repairs.push(Repair::JsonTypesCoerced);
     }
+    if c.emails {
+        repairs.push(Repair::EmailSeparated);
+    }
     if repairs.is_empty() {
         return Ok(None);
     }
@@ -84,6 +88,8 @@ pub fn loosen(doc: &str) -> Result<Option<Fixed>, NotAFeed> {
 #[derive(Default)]
 struct Coercer {
     changed: bool,
+    /// Author names with an e-mail address next to a non-ASCII character (see `defuse`).
+    emails: bool,
 }
 
 impl Coercer {
@@ -194,12 +200,21 @@ impl Coercer {
                     Value::String(s.clone()),
                 )]));
                 self.changed = true;
-                true
+                self.author(a)
             }
             Value::Object(o) => {
                 self.optional_string(o, "name");
                 self.optional_string(o, "url");
                 self.optional_string(o, "avatar");
+                if let Some(Value::String(name)) = o.get_mut("name") {
+                    let edges = email_edges(name);
+                    if !edges.is_empty() {
+                        let edits: Vec<(usize, usize, &str)> =
+                            edges.iter().map(|&at| (at, at, " ")).collect();
+                        *name = splice(name, &edits);
+                        self.emails = true;
+                    }
+                }
                 true
             }
             _ => false,
@@ -274,6 +289,16 @@ mod tests {
         );
         assert_eq!(item["attachments"][0]["size_in_bytes"], 123);
         assert_eq!(item["attachments"].as_array().map(Vec::len), Some(1));
+    }
+
+    #[test]
+    fn author_emails_next_to_non_ascii_are_separated() {
+        let (v, r) = loose(
+            r#"{"version":"https://jsonfeed.org/version/1.1","title":"t","author":{"name":"Mo \u00aba@b.org\u00bb"},"items":[{"id":"1","authors":["x@y.org\u2014X"]}]}"#,
+        );
+        assert_eq!(v["author"]["name"], "Mo « a@b.org »");
+        assert_eq!(v["items"][0]["authors"][0]["name"], "x@y.org —X");
+        assert_eq!(r, ["json-types-coerced", "email-separated"]);
     }
 
     #[test]

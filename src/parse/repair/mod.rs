@@ -14,6 +14,7 @@ use super::survey::Survey;
 mod atom03;
 mod atom_types;
 mod case;
+pub mod defuse;
 pub mod escapes;
 pub mod json;
 pub mod markup;
@@ -40,6 +41,8 @@ pub enum Repair {
     LeadingJunkRemoved,
     /// A number too long to be a duration, which would crash the feed parser.
     OverlongNumberRemoved,
+    /// An e-mail address next to a non-ASCII character, which would crash the feed parser.
+    EmailSeparated,
     RssVersionAdded,
     RssVersionChanged(String),
     Rss090Mapped,
@@ -72,6 +75,7 @@ impl Repair {
             Repair::CharsetMixed => "charset-mixed".into(),
             Repair::LeadingJunkRemoved => "leading-junk-removed".into(),
             Repair::OverlongNumberRemoved => "overlong-number-removed".into(),
+            Repair::EmailSeparated => "email-separated".into(),
             Repair::RssVersionAdded => "rss-version-added".into(),
             Repair::RssVersionChanged(v) => format!("rss-version-changed:{v}"),
             Repair::Rss090Mapped => "rss090-mapped".into(),
@@ -110,6 +114,9 @@ impl fmt::Display for Repair {
             }
             Repair::LeadingJunkRemoved => f.write_str("junk before the XML removed"),
             Repair::OverlongNumberRemoved => f.write_str("absurdly long duration value dropped"),
+            Repair::EmailSeparated => {
+                f.write_str("space put between an author's e-mail address and the text around it")
+            }
             Repair::RssVersionAdded => f.write_str("<rss> without a version read as RSS 2.0"),
             Repair::RssVersionChanged(v) => write!(f, "RSS version {v:?} read as RSS 2.0"),
             Repair::Rss090Mapped => f.write_str("RSS 0.90 read as RSS 1.0"),
@@ -162,7 +169,7 @@ pub fn apply(doc: &str, survey: &Survey, everything: bool) -> Option<Fixed> {
     type Step = fn(&str, &Survey) -> Option<Fixed>;
     let steps: [(bool, Step); 10] = [
         (survey.junk_before, |d, _| prolog::clean(d)),
-        (survey.overlong_number, |d, _| prolog::defuse_numbers(d)),
+        (survey.crash_bait, |d, _| defuse::defuse(d)),
         (survey.needs_version_map(), |d, s| {
             versions::map(d, &s.dialect)
         }),
@@ -201,13 +208,17 @@ pub fn apply(doc: &str, survey: &Survey, everything: bool) -> Option<Fixed> {
     current
 }
 
-/// Copy `doc` into a new string, replacing the byte ranges in `edits` (sorted, disjoint).
+/// Copy `doc` into a new string, replacing the byte ranges in `edits` (in order). An edit
+/// that overlaps the previous one is skipped rather than trusted.
 pub(super) fn splice<S: AsRef<str>>(doc: &str, edits: &[(usize, usize, S)]) -> String {
     let extra: usize = edits.iter().map(|e| e.2.as_ref().len()).sum();
     let mut out = String::with_capacity(doc.len() + extra);
     let mut at = 0;
     for (start, end, with) in edits {
-        out.push_str(&doc[at..*start]);
+        let Some(kept) = doc.get(at..*start).filter(|_| start <= end) else {
+            continue;
+        };
+        out.push_str(kept);
         out.push_str(with.as_ref());
         at = *end;
     }
@@ -242,5 +253,6 @@ mod tests {
     #[test]
     fn splice_replaces_ranges() {
         assert_eq!(splice("abcdef", &[(1, 2, "X"), (4, 4, "++")]), "aXcd++ef");
+        assert_eq!(splice("abcdef", &[(1, 3, "X"), (2, 4, "Y")]), "aXdef");
     }
 }

@@ -313,7 +313,7 @@ fn error_text(class: &str) -> &'static [&'static str] {
         "html" => &["HTML page"],
         "binary" => &["binary data"],
         "not-a-feed" => &["not a feed"],
-        "malformed" => &["well-formed", "not valid JSON"],
+        "malformed" => &["well-formed", "invalid JSON"],
         "truncated" => &["truncated"],
         "entity-bomb" => &["entit"],
         "invalid" => &["not a valid RSS, Atom or JSON feed"],

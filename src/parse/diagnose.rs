@@ -68,7 +68,7 @@ pub fn diagnose(doc: &str, root: usize) -> Option<Problem> {
                     format!("the tag <{name}")
                 };
                 return Some(Problem::Truncated(format!(
-                    "the document is truncated: it ends inside {what} that starts at {}",
+                    "truncated: the body ends inside {what} that starts at {}",
                     at(start)
                 )));
             }
@@ -77,7 +77,7 @@ pub fn diagnose(doc: &str, root: usize) -> Option<Problem> {
     }
     open.last().map(|&(name, pos)| {
         Problem::Truncated(format!(
-            "the document is truncated: it ends with <{name}> (opened at {}) still open",
+            "truncated: the body ends with <{name}> (opened at {}) still open",
             at(pos)
         ))
     })
@@ -120,13 +120,15 @@ mod tests {
         assert_eq!(
             diagnose("<rss><channel>\n<item><title>Half", 0),
             Some(Problem::Truncated(
-                "the document is truncated: it ends with <title> (opened at line 2, column 7) still open".into()
+                "truncated: the body ends with <title> (opened at line 2, column 7) still open"
+                    .into()
             ))
         );
         assert_eq!(
             diagnose("<rss><channel>\n<item><link href=\"http://x", 0),
             Some(Problem::Truncated(
-                "the document is truncated: it ends inside the tag <link that starts at line 2, column 7".into()
+                "truncated: the body ends inside the tag <link that starts at line 2, column 7"
+                    .into()
             ))
         );
     }

@@ -117,9 +117,9 @@ pub enum ParseError {
     #[error("not a feed: {0}")]
     NotAFeed(String),
     /// Broken XML or JSON no repair fixes; the message names the place.
-    #[error("{0}")]
+    #[error("not a valid RSS, Atom or JSON feed: {0}")]
     Malformed(String),
-    #[error("{0}")]
+    #[error("not a valid RSS, Atom or JSON feed: {0}")]
     Truncated(String),
     #[error("the document declares nested XML entities (an entity-expansion bomb): refused")]
     EntityBomb,
@@ -149,10 +149,10 @@ impl ParseError {
 
 fn html_message(feeds: &[Url]) -> String {
     match feeds {
-        [] => "the server sent an HTML page, not a feed (and the page names no feed)".into(),
-        [one] => format!("the server sent an HTML page, not a feed; the page names the feed {one}"),
+        [] => "the server sent an HTML page, not a feed".into(),
+        [one] => format!("the server sent an HTML page, not a feed; it names the feed {one}"),
         [first, rest @ ..] => format!(
-            "the server sent an HTML page, not a feed; the page names the feed {first} and {} more",
+            "the server sent an HTML page, not a feed; it names the feed {first} and {} more",
             rest.len()
         ),
     }

@@ -28,9 +28,7 @@ pub fn read_xml(text: &str, survey: &Survey, base: &Url) -> Result<Read, ParseEr
         return Err(match diagnose::diagnose(text, survey.root) {
             Some(Problem::Malformed(m)) => ParseError::Malformed(m),
             Some(Problem::Truncated(m)) => ParseError::Truncated(m),
-            None => ParseError::Truncated(
-                "the document is truncated: its root element is not closed".into(),
-            ),
+            None => ParseError::Truncated("truncated: the root element is never closed".into()),
         });
     }
     let hints = survey.hints;
@@ -124,7 +122,7 @@ pub fn read_json(
 
 fn loosen_json(text: &str) -> Result<Option<repair::Fixed>, ParseError> {
     repair::json::loosen(text).map_err(|e| match e {
-        NotAFeed::Syntax(m) => ParseError::Malformed(format!("not valid JSON: {m}")),
+        NotAFeed::Syntax(m) => ParseError::Malformed(format!("invalid JSON: {m}")),
         NotAFeed::Shape(m) => ParseError::NotAFeed(m.into()),
     })
 }

@@ -44,13 +44,6 @@ impl Dialect {
         matches!(self, Dialect::Atom10 | Dialect::Atom03)
     }
 
-    pub fn is_xml_feed(&self) -> bool {
-        !matches!(
-            self,
-            Dialect::Json | Dialect::Html | Dialect::OtherXml(_) | Dialect::Unknown
-        )
-    }
-
     /// For people, e.g. in an error: "RSS 2.0", "Atom 0.3".
     pub fn describe(&self) -> String {
         match self {

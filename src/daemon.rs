@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::control;
-use crate::notify::{DeliveryLock, Dispatcher};
+use crate::notify::{DeliveryLock, Dispatcher, Holder, Role};
 use crate::poll::{PollDone, Poller};
 use crate::scheduler::{Schedule, Start};
 use crate::store::{Store, WriterHealth, queries};
@@ -102,19 +102,29 @@ fn release_startup_memory() {
     }
 }
 
-/// One daemon per database. A `feedwatch poll` may hold the lock for its delivery pass, so
-/// wait a little before deciding another daemon owns it.
+/// One daemon per database: a second one refuses at once. A `feedwatch poll` holds the lock
+/// only for its delivery pass, so that is waited out.
 async fn acquire_delivery_lock(database: &std::path::Path) -> anyhow::Result<DeliveryLock> {
-    for _ in 0..20 {
-        if let Some(lock) = DeliveryLock::try_acquire(database)? {
-            return Ok(lock);
+    let mut waited = Duration::ZERO;
+    loop {
+        match DeliveryLock::try_acquire(database, Role::Daemon)? {
+            Ok(lock) => return Ok(lock),
+            Err(holder @ Holder::Daemon(_)) => {
+                anyhow::bail!(
+                    "another feedwatch daemon is running on {}: {holder}",
+                    database.display()
+                )
+            }
+            Err(holder) if waited >= Duration::from_secs(30) => anyhow::bail!(
+                "{holder} has held the delivery lock of {} for 30 s; is another feedwatch daemon running?",
+                database.display()
+            ),
+            Err(_) => {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                waited += Duration::from_millis(200);
+            }
         }
-        tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    anyhow::bail!(
-        "another feedwatch daemon is running on {}",
-        database.display()
-    )
 }
 
 /// SIGTERM (systemd stop) and SIGINT (Ctrl-C) both ask for a clean stop.

@@ -63,6 +63,10 @@ pub struct FeedState {
     /// The publisher's hint that holds `next_poll` later than the schedule, if one does
     /// (e.g. "Cache-Control max-age=3600").
     pub held_by: Option<String>,
+    /// The repairs the last fetched document needed (stable names, e.g. `rss-version-added`).
+    pub repairs: Vec<String>,
+    /// The document's own freshness hint, from the last fetched body.
+    pub doc_hint: Option<crate::hints::DocHint>,
 }
 
 /// What one poll came to, as far as the feed's state is concerned.
@@ -74,6 +78,8 @@ pub enum PollResult {
         title: Option<String>,
         /// How the items were keyed: recorded for a feed that had no mode yet.
         key_mode: Option<KeyMode>,
+        repairs: Vec<String>,
+        doc_hint: Option<crate::hints::DocHint>,
     },
     NotModified,
     Gone,
@@ -188,7 +194,11 @@ impl FeedState {
                 validators,
                 title,
                 key_mode,
+                repairs,
+                doc_hint,
             } => {
+                s.repairs = repairs.clone();
+                s.doc_hint = doc_hint.clone();
                 s.validators = validators.clone();
                 if title.is_some() {
                     s.title = title.clone();
@@ -284,6 +294,8 @@ mod tests {
             },
             title: Some("World".into()),
             key_mode: Some(KeyMode::Guid),
+            repairs: vec!["rss-version-added".into()],
+            doc_hint: None,
         }));
         assert_eq!(s.status, Status::Ok);
         assert_eq!(s.consecutive_errors, 0);
@@ -302,6 +314,8 @@ mod tests {
             validators: Validators::default(),
             title: None,
             key_mode: Some(KeyMode::Guid),
+            repairs: vec![],
+            doc_hint: None,
         }));
         assert_eq!(s.key_mode, Some(KeyMode::Link));
     }

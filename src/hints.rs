@@ -105,23 +105,65 @@ fn expires(h: Headers<'_>, now: DateTime<Utc>) -> Option<Hint> {
     })
 }
 
-/// The freshness a document declares: RSS `<ttl>` (minutes), else the syndication module's
-/// update period divided by its frequency.
-pub fn from_document(
-    ttl_minutes: Option<u64>,
-    update_period: Option<Duration>,
-    now: DateTime<Utc>,
-) -> Option<Hint> {
-    let (d, source) = match (ttl_minutes.filter(|m| *m > 0), update_period) {
-        (Some(m), _) => (Duration::from_secs(m.saturating_mul(60)), Source::Ttl(m)),
-        (None, Some(p)) if !p.is_zero() => (p, Source::UpdatePeriod),
-        _ => return None,
-    };
-    let d = d.min(Duration::from_secs(366 * 86400));
-    Some(Hint {
-        until: now + chrono::Duration::from_std(d).ok()?,
-        source,
-    })
+/// What a document says about its own freshness: RSS `<ttl>`, else the syndication module's
+/// update period divided by its frequency. Kept with the feed, since a 304 carries no body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocHint {
+    pub every: Duration,
+    /// `true` for `<ttl>`, `false` for `sy:updatePeriod`.
+    pub ttl: bool,
+}
+
+impl DocHint {
+    pub fn new(ttl: Option<Duration>, update_interval: Option<Duration>) -> Option<DocHint> {
+        let cap = Duration::from_secs(366 * 86400);
+        match (
+            ttl.filter(|d| !d.is_zero()),
+            update_interval.filter(|d| !d.is_zero()),
+        ) {
+            (Some(d), _) => Some(DocHint {
+                every: d.min(cap),
+                ttl: true,
+            }),
+            (None, Some(d)) => Some(DocHint {
+                every: d.min(cap),
+                ttl: false,
+            }),
+            _ => None,
+        }
+    }
+
+    /// The hint as of `now` (when the document, or its 304, arrived).
+    pub fn hint(&self, now: DateTime<Utc>) -> Option<Hint> {
+        let source = if self.ttl {
+            Source::Ttl(self.every.as_secs() / 60)
+        } else {
+            Source::UpdatePeriod
+        };
+        Some(Hint {
+            until: now + chrono::Duration::from_std(self.every).ok()?,
+            source,
+        })
+    }
+
+    /// Stored form: `ttl:SECONDS` or `update:SECONDS`.
+    pub fn to_stored(&self) -> String {
+        format!(
+            "{}:{}",
+            if self.ttl { "ttl" } else { "update" },
+            self.every.as_secs()
+        )
+    }
+
+    pub fn from_stored(s: &str) -> Option<DocHint> {
+        let (kind, secs) = s.split_once(':')?;
+        let every = Duration::from_secs(secs.parse().ok()?);
+        match kind {
+            "ttl" => Some(DocHint { every, ttl: true }),
+            "update" => Some(DocHint { every, ttl: false }),
+            _ => None,
+        }
+    }
 }
 
 /// The later of two hints.
@@ -227,12 +269,16 @@ mod tests {
 
     #[test]
     fn ttl_then_update_period() {
-        let h = from_document(Some(60), Some(Duration::from_secs(86400)), at(NOW)).unwrap();
+        let hour = Some(Duration::from_secs(3600));
+        let d = DocHint::new(hour, Some(Duration::from_secs(86400))).unwrap();
+        let h = d.hint(at(NOW)).unwrap();
         assert_eq!(h.until, at("2026-12-01T11:00:00Z"));
         assert_eq!(h.source.to_string(), "<ttl>60</ttl>");
-        let h = from_document(None, Some(Duration::from_secs(7200)), at(NOW)).unwrap();
-        assert_eq!(h.source, Source::UpdatePeriod);
-        assert_eq!(from_document(Some(0), None, at(NOW)), None);
+        let d = DocHint::new(None, Some(Duration::from_secs(7200))).unwrap();
+        assert_eq!(d.hint(at(NOW)).unwrap().source, Source::UpdatePeriod);
+        assert_eq!(DocHint::from_stored(&d.to_stored()), Some(d));
+        assert_eq!(DocHint::new(Some(Duration::ZERO), None), None);
+        assert_eq!(DocHint::from_stored("junk"), None);
     }
 
     #[test]

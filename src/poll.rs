@@ -12,9 +12,10 @@ use url::Url;
 
 use crate::config::{Config, FeedConfig};
 use crate::feed_state::{FeedState, PollRecord, PollResult, health_event};
+use crate::fetch::Validators;
 use crate::fetch::{FetchSettings, Fetcher, Outcome};
 use crate::limits::Admission;
-use crate::parse::parse_feed;
+use crate::parse::{ParseError, parse_feed};
 use crate::prepare::{CpuPool, Prepared, known_entries, prepare};
 use crate::schedule;
 use crate::store::{FeedEventAlert, FeedInfo, IngestSummary, NewItem, PollOutcome, Store};
@@ -156,13 +157,19 @@ impl Poller {
                 not_before: attempt.not_before,
             },
         );
-        // A publisher's freshness hint holds a successful poll's next one back (capped).
-        let hint = attempt
-            .hint
+        // A publisher's freshness hint holds a successful poll's next one back (capped): the
+        // response's, or the document's own (kept from the last body when this was a 304).
+        let doc_hint = match &attempt.result {
+            PollResult::Fetched { doc_hint, .. } => doc_hint.as_ref(),
+            _ => state.doc_hint.as_ref(),
+        };
+        let hint = crate::hints::longest(attempt.hint.clone(), doc_hint.and_then(|d| d.hint(now)));
+        let hint = hint
             .as_ref()
             .filter(|_| !failed && feed.respects_cache_headers(&self.config.daemon));
         let (next_poll, held_by) =
             crate::hints::hold(scheduled, hint, now, self.config.daemon.cache_max);
+        let announced = attempt.announced;
         let record = PollRecord {
             now,
             http_status: attempt.http_status,
@@ -182,7 +189,7 @@ impl Poller {
         };
         match self.store.writer().poll(outcome).await {
             Ok(summary) => {
-                let report = report(feed, &record, url, &summary, &new_state);
+                let report = report(feed, &record, url, &summary, &new_state, !announced);
                 PollDone {
                     report,
                     state: Some(new_state),
@@ -244,13 +251,66 @@ impl Poller {
             .collect()
     }
 
-    /// Fetch and run the CPU stage: everything a poll does before it writes.
+    /// Fetch and run the CPU stage: everything a poll does before it writes. An HTML page that
+    /// names its feed (autodiscovery) is followed at once, and the feed is kept like a
+    /// permanent move: polled at its own address from then on.
     async fn attempt(&self, feed: &FeedConfig, url: &Url, state: &FeedState) -> Attempt {
-        let resp = match self.fetcher.fetch(url, &state.validators).await {
+        let (mut attempt, discovered) = self
+            .fetch_and_read(feed, url, state, &state.validators)
+            .await;
+        let Some(link) = discovered else {
+            return attempt;
+        };
+        let (mut found, _) = self
+            .fetch_and_read(feed, &link, state, &Validators::default())
+            .await;
+        match &found.result {
+            PollResult::Fetched { .. } => {
+                tracing::warn!(feed = %feed.name, page = %url, feed_url = %link,
+                    "the address serves an HTML page that names its feed: polling the feed from now on");
+                found.moved_to = Some(found.moved_to.take().unwrap_or_else(|| link.to_string()));
+                found.announced = true;
+                found
+            }
+            PollResult::Failed { error } => {
+                attempt.result = PollResult::Failed {
+                    error: format!(
+                        "the server sent an HTML page naming the feed {link}, which failed: {error}"
+                    ),
+                };
+                attempt
+            }
+            _ => {
+                attempt.result = PollResult::Failed {
+                    error: format!(
+                        "the server sent an HTML page naming the feed {link}, which gave no feed"
+                    ),
+                };
+                attempt
+            }
+        }
+    }
+
+    /// One fetch and its CPU stage; the second value is the feed an HTML page names, if the
+    /// body was such a page.
+    async fn fetch_and_read(
+        &self,
+        feed: &FeedConfig,
+        url: &Url,
+        state: &FeedState,
+        validators: &Validators,
+    ) -> (Attempt, Option<Url>) {
+        let resp = match self.fetcher.fetch(url, validators).await {
             Ok(resp) => resp,
-            Err(e) => return Attempt::failed(e.to_string(), e.http_status(), e.retry_after()),
+            Err(e) => {
+                return (
+                    Attempt::failed(e.to_string(), e.http_status(), e.retry_after()),
+                    None,
+                );
+            }
         };
         let moved_to = resp.moved_to.as_ref().map(Url::to_string);
+        let mut discovered = None;
         let (result, prepared) = match resp.outcome {
             Outcome::NotModified => (PollResult::NotModified, Prepared::default()),
             Outcome::Gone => (PollResult::Gone, Prepared::default()),
@@ -266,15 +326,23 @@ impl Poller {
                             validators,
                             title: p.title.take(),
                             key_mode: p.key_mode,
+                            repairs: std::mem::take(&mut p.repairs),
+                            doc_hint: p.doc_hint.take(),
                         },
                         p,
                     ),
                     // Validators are not kept: the next poll must fetch the body again.
-                    Err(error) => (PollResult::Failed { error }, Prepared::default()),
+                    Err(ReadFailure::Discovered(link, error)) => {
+                        discovered = Some(link);
+                        (PollResult::Failed { error }, Prepared::default())
+                    }
+                    Err(ReadFailure::Error(error)) => {
+                        (PollResult::Failed { error }, Prepared::default())
+                    }
                 }
             }
         };
-        Attempt {
+        let attempt = Attempt {
             result,
             http_status: Some(resp.status),
             moved_to,
@@ -282,10 +350,12 @@ impl Poller {
             still_listed: prepared.still_listed,
             not_before: None,
             hint: resp.hint,
-        }
+            announced: false,
+        };
+        (attempt, discovered)
     }
 
-    /// The CPU stage for one body, on the CPU pool. `Err` is the feed's error message.
+    /// The CPU stage for one body, on the CPU pool.
     async fn process(
         &self,
         feed: &FeedConfig,
@@ -293,24 +363,33 @@ impl Poller {
         body: Vec<u8>,
         content_type: Option<String>,
         base: Url,
-    ) -> Result<Prepared, String> {
+    ) -> Result<Prepared, ReadFailure> {
         let (config, store) = (Arc::clone(&self.config), Arc::clone(&self.store));
         let (feed, feed_id, key_mode) = (feed.clone(), state.id, state.key_mode);
-        let job = move || -> Result<Prepared, String> {
-            let doc =
-                parse_feed(&body, content_type.as_deref(), &base).map_err(|e| e.to_string())?;
+        let job = move || -> Result<Prepared, ReadFailure> {
+            let doc = match parse_feed(&body, content_type.as_deref(), &base) {
+                Ok(doc) => doc,
+                Err(e) => {
+                    return Err(match &e {
+                        ParseError::Html { feeds } if !feeds.is_empty() => {
+                            ReadFailure::Discovered(feeds[0].clone(), e.to_string())
+                        }
+                        _ => ReadFailure::Error(e.to_string()),
+                    });
+                }
+            };
             drop(body);
             prepare(doc, &config, &feed, key_mode, |keys| {
                 store.read(|c| known_entries(c, feed_id, keys.iter(), Utc::now()))
             })
-            .map_err(|e| format!("{e:#}"))
+            .map_err(|e| ReadFailure::Error(format!("{e:#}")))
         };
         match self.cpu.run(job).await {
             Ok(r) => r,
-            Err(p) => Err(format!(
+            Err(p) => Err(ReadFailure::Error(format!(
                 "internal error while reading this feed (please report it): {}",
                 p.0
-            )),
+            ))),
         }
     }
 
@@ -378,6 +457,7 @@ fn report(
     url: &Url,
     summary: &IngestSummary,
     state: &FeedState,
+    announce_move: bool,
 ) -> FeedReport {
     let (status, error) = match &record.result {
         PollResult::Fetched { .. } => ("ok", None),
@@ -385,7 +465,7 @@ fn report(
         PollResult::Gone => ("gone", Some("410 Gone: polling stopped".to_string())),
         PollResult::Failed { error } => ("error", Some(error.clone())),
     };
-    if let (Some(to), None) = (&record.moved_to, &error) {
+    if let (Some(to), None, true) = (&record.moved_to, &error, announce_move) {
         tracing::warn!(feed = %feed.name, from = %url, to = %to, "feed moved permanently; polling the new address from now on");
     }
     let next_poll = record.next_poll.to_rfc3339();
@@ -409,6 +489,13 @@ fn report(
     }
 }
 
+/// Why a body gave no items.
+enum ReadFailure {
+    Error(String),
+    /// An HTML page that names this feed (and the error to show if it cannot be followed).
+    Discovered(Url, String),
+}
+
 /// What one fetch and CPU stage came to, before it is recorded.
 struct Attempt {
     result: PollResult,
@@ -418,8 +505,10 @@ struct Attempt {
     still_listed: Vec<String>,
     /// A server's Retry-After.
     not_before: Option<DateTime<Utc>>,
-    /// How long the publisher says the feed stays fresh.
+    /// How long the publisher says the feed stays fresh (response headers).
     hint: Option<crate::hints::Hint>,
+    /// The move was already logged (autodiscovery).
+    announced: bool,
 }
 
 impl Attempt {
@@ -432,6 +521,7 @@ impl Attempt {
             still_listed: Vec::new(),
             not_before,
             hint: None,
+            announced: false,
         }
     }
 }

@@ -78,6 +78,9 @@ pub struct Prepared {
     pub unchanged: usize,
     /// Keys of pruned entries the feed still lists whose tombstones need confirming.
     pub still_listed: Vec<String>,
+    /// What the document needed repaired (stable names), and its own freshness hint.
+    pub repairs: Vec<String>,
+    pub doc_hint: Option<crate::hints::DocHint>,
 }
 
 /// What the store knows of an entry's key.
@@ -158,6 +161,8 @@ pub fn prepare(
     let mut out = Prepared {
         title: doc.title,
         key_mode,
+        repairs: doc.repairs.iter().map(|r| r.name()).collect(),
+        doc_hint: crate::hints::DocHint::new(doc.hints.ttl, doc.hints.update_interval),
         ..Default::default()
     };
     for ((raw, plan), link) in doc.items.into_iter().zip(plans).zip(links) {

@@ -302,10 +302,13 @@ async fn a_briefly_locked_database_delays_the_ingest_instead_of_failing_it() {
 async fn a_database_locked_for_long_fails_the_poll_without_refetching_in_a_loop() {
     let s = MockServer::start().await;
     serve_slowly(&s).await;
-    let env = Env::new(&cfg(&[("f", format!("{}/f", s.uri()))], ""));
+    let env = Env::new(&cfg(
+        &[("f", format!("{}/f", s.uri()))],
+        "busy_timeout = \"300ms\"",
+    ));
     let mut d = start_daemon_and_wait_for_first_fetch(&env, &s).await;
-    // Longer than the 10 s busy timeout: recording the poll fails.
-    let holder = hold_write_lock(&env.db_path(), Duration::from_secs(12));
+    // Longer than the busy timeout (set short here): recording the poll fails.
+    let holder = hold_write_lock(&env.db_path(), Duration::from_secs(2));
     holder.join().unwrap();
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert!(
@@ -491,4 +494,156 @@ async fn publisher_freshness_hints_hold_polls_back_and_cookies_never_return() {
         assert!(r.headers.get("referer").is_none(), "a referer was sent");
         assert!(r.url.query().is_none(), "no cache-busting query");
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_html_page_naming_its_feed_leads_to_the_feed_for_good() {
+    let s = MockServer::start().await;
+    let page = r#"<!DOCTYPE html><html><head><title>World Desk</title>
+<link rel="stylesheet" href="/style.css">
+<link rel="alternate" type="application/rss+xml" title="World Desk RSS" href="/feeds/world.xml">
+</head><body><h1>World Desk</h1></body></html>"#;
+    Mock::given(method("GET"))
+        .and(path("/"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("Content-Type", "text/html; charset=utf-8")
+                .set_body_string(page),
+        )
+        .mount(&s)
+        .await;
+    serve(
+        &s,
+        "/feeds/world.xml",
+        rss_with_seed("w-1", "https://outlet.example/w"),
+    )
+    .await;
+    let env = Env::new(&cfg(&[("desk", format!("{}/", s.uri()))], ""));
+    let out = env.json(&["poll", "--json"]);
+    assert_eq!(out["feeds"][0]["status"], "ok", "{out}");
+    assert_eq!(out["new_items"], 2, "{out}");
+    let f = feed_view(&env, "desk");
+    assert_eq!(f["url"], format!("{}/feeds/world.xml", s.uri()), "{f}");
+    env.json(&["poll", "--json"]);
+    assert_eq!(
+        requests_to(&s, "/").await.len(),
+        1,
+        "the page is not fetched again: the feed is polled directly"
+    );
+    assert_eq!(requests_to(&s, "/feeds/world.xml").await.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_documents_ttl_holds_the_next_poll_and_repairs_are_recorded() {
+    let s = MockServer::start().await;
+    // No version attribute (podcast generators do this) and a <ttl> of 30 minutes.
+    let body = r#"<?xml version="1.0"?><rss><channel><title>Pod</title><ttl>30</ttl>
+<item><title>Episode 1</title><guid>ep-1</guid><link>https://pod.example/1</link></item>
+</channel></rss>"#;
+    Mock::given(method("GET"))
+        .and(path("/pod"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("ETag", "\"p1\"")
+                .set_body_string(body),
+        )
+        .mount(&s)
+        .await;
+    let env = Env::new(&cfg(
+        &[("pod", format!("{}/pod", s.uri()))],
+        "schedule = \"* * * * *\"",
+    ));
+    env.json(&["poll", "--json"]);
+    let f = feed_view(&env, "pod");
+    assert_eq!(f["items"], 1, "{f}");
+    assert_eq!(f["held_by"], "<ttl>30</ttl>", "{f}");
+    assert!(
+        f["repairs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r == "rss-version-added"),
+        "{f}"
+    );
+    let t = |k: &str| chrono::DateTime::parse_from_rfc3339(f[k].as_str().unwrap()).unwrap();
+    let wait = t("next_poll") - t("last_poll");
+    assert!(
+        wait >= chrono::Duration::minutes(29) && wait <= chrono::Duration::minutes(31),
+        "held for the ttl, not the one-minute schedule: {wait}"
+    );
+}
+
+/// The peak RSS of a running process, in KiB (per process image, so the parent's size before
+/// `exec` does not count, unlike `getrusage`).
+fn peak_rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_gzip_bomb_and_a_huge_body_cost_no_more_than_the_cap() {
+    use std::io::Write as _;
+    let s = MockServer::start().await;
+    // 256 MiB of zeros, gzipped to a few hundred KiB.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    let zeros = vec![0u8; 1 << 20];
+    for _ in 0..256 {
+        gz.write_all(&zeros).unwrap();
+    }
+    let bomb = gz.finish().unwrap();
+    Mock::given(method("GET"))
+        .and(path("/bomb"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("Content-Encoding", "gzip")
+                .insert_header("Content-Type", "application/rss+xml")
+                .set_body_bytes(bomb),
+        )
+        .mount(&s)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/huge"))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(vec![b'x'; 64 << 20]))
+        .mount(&s)
+        .await;
+    let env = Env::new(&cfg(
+        &[
+            ("bomb", format!("{}/bomb", s.uri())),
+            ("huge", format!("{}/huge", s.uri())),
+        ],
+        "max_body = \"1MiB\"",
+    ));
+    let mut d = env.spawn_daemon();
+    d.wait_for("both feeds to fail on the cap", async || {
+        if !env.db_path().exists() {
+            return false;
+        }
+        let f = env.json(&["feeds", "--json"]);
+        f.as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["error"].as_str().is_some_and(|e| e.contains("cap")))
+    })
+    .await;
+    let peak = peak_rss_kib(d.child.id());
+    d.signal("TERM");
+    assert!(d.wait_exit(Duration::from_secs(10)).success());
+    // The daemon's own size plus the 1 MiB cap and a margin; the bodies are 256 and 64 MiB.
+    assert!(peak > 0 && peak < 48 * 1024, "peak RSS {peak} KiB");
+}
+
+/// The requests made to `route`.
+async fn requests_to(s: &MockServer, route: &str) -> Vec<wiremock::Request> {
+    s.received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.url.path() == route)
+        .collect()
 }

@@ -53,7 +53,7 @@ pub fn list(cfg: Config, json: bool) -> Result<ExitCode, Failure> {
         );
         for f in feeds {
             println!(
-                "{:<24} {:<8} {:>4} {:>6}  {:<24} {:<24} {}{}",
+                "{:<24} {:<8} {:>4} {:>6}  {:<24} {:<24} {}{}{}",
                 f.name,
                 f.state,
                 f.http_status
@@ -67,6 +67,11 @@ pub fn list(cfg: Config, json: bool) -> Result<ExitCode, Failure> {
                     (None, _) => "-".into(),
                 },
                 f.url,
+                if f.repairs.is_empty() {
+                    String::new()
+                } else {
+                    format!("\n    repaired: {}", f.repairs.join(", "))
+                },
                 f.error
                     .map(|e| format!("\n    error: {e}"))
                     .unwrap_or_default()

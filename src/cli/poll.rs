@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use feedwatch::config::Config;
 use feedwatch::control;
-use feedwatch::notify::{DeliveryLock, Dispatcher};
+use feedwatch::notify::{DeliveryLock, Dispatcher, Holder, Role};
 use feedwatch::poll::{FeedReport, Poller};
 use feedwatch::store::{Store, outbox, queries};
 
@@ -73,23 +73,25 @@ pub fn run(cfg: Config, names: Vec<String>, json: bool) -> Result<ExitCode, Fail
         let order: Vec<&str> = cfg.feeds.iter().map(|f| f.name.as_str()).collect();
         reports.sort_by_key(|r| order.iter().position(|n| *n == r.name));
         // While the daemon runs it holds the delivery lock and sends what this poll queued.
-        let stats = match DeliveryLock::try_acquire(&cfg.daemon.database)? {
-            Some(_lock) => {
+        let stats = match DeliveryLock::try_acquire(&cfg.daemon.database, Role::Poll)? {
+            Ok(_lock) => {
                 Dispatcher::new(Arc::clone(&store), Arc::clone(&cfg))?
                     .deliver_due(&CancellationToken::new())
                     .await?
             }
-            None => {
+            Err(holder) => {
                 let db = cfg.daemon.database.clone();
                 let told = tokio::task::spawn_blocking(move || {
                     control::notify(&db, &control::Request::FeedsChanged { feeds: polled })?;
                     control::notify(&db, &control::Request::Deliver)
                 })
                 .await?;
-                match told {
-                    Ok(true) => tracing::info!("the daemon is running: it delivers the alerts"),
+                match (holder, told) {
+                    (Holder::Daemon(_), Ok(true)) => {
+                        tracing::info!("{holder} delivers the alerts")
+                    }
                     _ => tracing::warn!(
-                        "another process holds the delivery lock: it delivers the alerts"
+                        "{holder} holds the delivery lock: the alerts stay queued for it (or the next poll)"
                     ),
                 }
                 Default::default()

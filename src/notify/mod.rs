@@ -13,6 +13,7 @@ mod email;
 mod exec;
 pub mod format;
 mod http;
+mod lock;
 mod log;
 mod matrix;
 mod ntfy;
@@ -30,6 +31,7 @@ use crate::config::{NotifierConfig, NotifierKind};
 use crate::store::AlertContext;
 
 pub use dispatcher::Dispatcher;
+pub use lock::{DeliveryLock, Holder, Role};
 pub use plan::retry_time;
 pub use webhook::{payload as webhook_payload, signature};
 
@@ -125,39 +127,4 @@ pub fn build(
         NotifierKind::Telegram(c) => Box::new(telegram::Telegram::new(c.clone(), t, http.clone())),
         NotifierKind::Exec(c) => Box::new(exec::Exec::new(&cfg.name, c.clone(), t)),
     })
-}
-
-/// Only one process delivers from a database at a time, or two could send the same alert
-/// (the `log` notifier has no idempotency key to save the receiver). The daemon holds this
-/// lock for its lifetime; `feedwatch poll` delivers only when it can take it. An advisory file
-/// lock beside the database: the kernel releases it when the process dies, however it dies.
-pub struct DeliveryLock {
-    _file: std::fs::File,
-}
-
-impl DeliveryLock {
-    /// `Ok(None)` when another process holds it.
-    pub fn try_acquire(database: &std::path::Path) -> anyhow::Result<Option<Self>> {
-        use anyhow::Context;
-        let mut path = database.as_os_str().to_owned();
-        path.push(".lock");
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .with_context(|| {
-                format!(
-                    "opening lock file {}",
-                    std::path::Path::new(&path).display()
-                )
-            })?;
-        match file.try_lock() {
-            Ok(()) => Ok(Some(Self { _file: file })),
-            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
-            Err(std::fs::TryLockError::Error(e)) => {
-                Err(e).with_context(|| format!("locking {}", std::path::Path::new(&path).display()))
-            }
-        }
-    }
 }

@@ -113,7 +113,8 @@ pub fn write_feed_state(conn: &Connection, s: &FeedState) -> anyhow::Result<()> 
         .prepare_cached(
             "UPDATE feeds SET url = ?2, state = ?3, title = ?4, etag = ?5, last_modified = ?6,
              http_status = ?7, last_poll = ?8, last_ok = ?9, error = ?10, consecutive_errors = ?11,
-             next_poll = ?12, retry_after = ?13, key_mode = ?14, held_by = ?15 WHERE id = ?1",
+             next_poll = ?12, retry_after = ?13, key_mode = ?14, held_by = ?15, repairs = ?16,
+             doc_hint = ?17 WHERE id = ?1",
         )?
         .execute(params![
             s.id,
@@ -131,6 +132,8 @@ pub fn write_feed_state(conn: &Connection, s: &FeedState) -> anyhow::Result<()> 
             s.retry_after.map(fmt_time),
             s.key_mode.map(|k| k.as_str()),
             s.held_by,
+            (!s.repairs.is_empty()).then(|| serde_json::to_string(&s.repairs).unwrap_or_default()),
+            s.doc_hint.as_ref().map(|d| d.to_stored()),
         ])?;
     anyhow::ensure!(n == 1, "feed `{}` is not in the database", s.name);
     Ok(())

@@ -77,7 +77,8 @@ pub fn sync_feeds(conn: &Connection, feeds: &[FeedSync]) -> anyhow::Result<()> {
 }
 
 const STATE_COLUMNS: &str = "id, name, url, state, title, etag, last_modified, http_status,
-    last_poll, last_ok, error, consecutive_errors, next_poll, retry_after, key_mode, held_by";
+    last_poll, last_ok, error, consecutive_errors, next_poll, retry_after, key_mode, held_by,
+    repairs, doc_hint";
 
 fn state_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FeedState> {
     let time = |i: usize| -> rusqlite::Result<Option<DateTime<Utc>>> {
@@ -107,6 +108,14 @@ fn state_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FeedState> {
             .as_deref()
             .and_then(KeyMode::parse),
         held_by: r.get(15)?,
+        repairs: r
+            .get::<_, Option<String>>(16)?
+            .and_then(|j| serde_json::from_str(&j).ok())
+            .unwrap_or_default(),
+        doc_hint: r
+            .get::<_, Option<String>>(17)?
+            .as_deref()
+            .and_then(crate::hints::DocHint::from_stored),
     })
 }
 
@@ -156,12 +165,14 @@ pub struct FeedView {
     pub items: i64,
     /// The publisher's hint holding the next poll later than the schedule, if any.
     pub held_by: Option<String>,
+    /// What the last document needed repaired to be read (tell the publisher).
+    pub repairs: Vec<String>,
 }
 
 pub fn list_feeds(conn: &Connection, config: &Config) -> anyhow::Result<Vec<FeedView>> {
     let mut stmt = conn.prepare(
         "SELECT url, state, http_status, last_poll, last_ok, error, consecutive_errors, next_poll,
-                (SELECT COUNT(*) FROM items WHERE feed_id = feeds.id), held_by
+                (SELECT COUNT(*) FROM items WHERE feed_id = feeds.id), held_by, repairs
          FROM feeds WHERE name = ?1",
     )?;
     let mut out = Vec::new();
@@ -180,6 +191,10 @@ pub fn list_feeds(conn: &Connection, config: &Config) -> anyhow::Result<Vec<Feed
                     next_poll: r.get(7)?,
                     items: r.get(8)?,
                     held_by: r.get(9)?,
+                    repairs: r
+                        .get::<_, Option<String>>(10)?
+                        .and_then(|j| serde_json::from_str(&j).ok())
+                        .unwrap_or_default(),
                 })
             })
             .optional()?;

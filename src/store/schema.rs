@@ -135,6 +135,8 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX items_feed_first_seen ON items(feed_id, first_seen);
     CREATE INDEX alerts_story ON alerts(story_id);
     ALTER TABLE feeds ADD COLUMN held_by TEXT;     -- the publisher hint holding next_poll back
+    ALTER TABLE feeds ADD COLUMN repairs TEXT;     -- JSON: what the last document needed repaired
+    ALTER TABLE feeds ADD COLUMN doc_hint TEXT;    -- the document's <ttl> or sy:updatePeriod
     "#,
 ];
 

@@ -73,6 +73,37 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Full-text search of stored items, in the topic language (newest first)
+    Search {
+        /// A query, e.g. '(China OR Beijing) AND Lavrov -sponsored'
+        query: String,
+        /// Only items first seen within this duration (e.g. 24h, 7d)
+        #[arg(long, value_parser = parse_since)]
+        since: Option<std::time::Duration>,
+        /// At most this many items
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// Print JSON instead of text
+        #[arg(long)]
+        json: bool,
+    },
+    /// Test a query or topic: explain a match on a text, or replay it over stored items
+    Match {
+        /// A query (or use --topic)
+        query: Option<String>,
+        /// Test this configured topic (its feed and tag filters apply in a replay)
+        #[arg(long)]
+        topic: Option<String>,
+        /// Explain whether and why the query matches this text (first line: the title)
+        #[arg(long)]
+        text: Option<String>,
+        /// Replay over items first seen within this duration: what would have alerted
+        #[arg(long, value_parser = parse_since)]
+        since: Option<std::time::Duration>,
+        /// Print JSON instead of text
+        #[arg(long)]
+        json: bool,
+    },
     /// Apply `retention` now: delete old items, keeping their keys (the daemon does it daily)
     Prune,
     /// Alerts in the outbox
@@ -190,6 +221,28 @@ fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
         ),
         Command::Stories { since, limit, json } => cli::items::stories(cfg, since, limit, json),
         Command::Prune => cli::prune::run(cfg),
+        Command::Search {
+            query,
+            since,
+            limit,
+            json,
+        } => cli::items::search(cfg, query, since, limit, json),
+        Command::Match {
+            query,
+            topic,
+            text,
+            since,
+            json,
+        } => cli::items::matches(
+            cfg,
+            cli::items::MatchArgs {
+                query,
+                topic,
+                text,
+                since,
+                json,
+            },
+        ),
         Command::Alerts {
             action: Some(AlertsAction::Retry { ids }),
             ..

@@ -15,6 +15,7 @@ pub mod outbox;
 pub mod prune;
 pub mod queries;
 mod schema;
+pub mod search;
 pub mod stories;
 pub mod writer;
 

@@ -234,36 +234,41 @@ pub struct ItemFilter {
     pub limit: usize,
 }
 
+/// The columns [`item_from_row`] reads, from `items i JOIN feeds fe`.
+pub const ITEM_COLUMNS: &str = "i.id, fe.name, i.guid, i.title, i.url, i.published, i.first_seen, i.story_id,
+    (SELECT json_group_array(topic) FROM (SELECT topic FROM item_topics WHERE item_id = i.id ORDER BY topic)),
+    i.author, i.categories, i.summary, i.content";
+
+pub fn item_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ItemView> {
+    Ok(ItemView {
+        id: r.get(0)?,
+        feed: r.get(1)?,
+        guid: r.get(2)?,
+        title: r.get(3)?,
+        url: r.get(4)?,
+        published: r.get(5)?,
+        first_seen: r.get(6)?,
+        story: r.get(7)?,
+        topics: serde_json::from_str(&r.get::<_, String>(8)?).unwrap_or_default(),
+        author: r.get(9)?,
+        categories: serde_json::from_str(&r.get::<_, String>(10)?).unwrap_or_default(),
+        summary: r.get(11)?,
+        content: r.get(12)?,
+    })
+}
+
 pub fn list_items(conn: &Connection, f: &ItemFilter) -> anyhow::Result<Vec<ItemView>> {
-    let mut stmt = conn.prepare(
-        "SELECT i.id, fe.name, i.guid, i.title, i.url, i.published, i.first_seen, i.story_id,
-                (SELECT json_group_array(topic) FROM (SELECT topic FROM item_topics WHERE item_id = i.id ORDER BY topic)),
-                i.author, i.categories, i.summary, i.content
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {ITEM_COLUMNS}
          FROM items i JOIN feeds fe ON fe.id = i.feed_id
          WHERE (?1 IS NULL OR fe.name = ?1)
            AND (?2 IS NULL OR EXISTS (SELECT 1 FROM item_topics t WHERE t.item_id = i.id AND t.topic = ?2))
            AND (?3 IS NULL OR i.first_seen >= ?3)
-         ORDER BY i.first_seen DESC, i.id DESC LIMIT ?4",
-    )?;
+         ORDER BY i.first_seen DESC, i.id DESC LIMIT ?4"
+    ))?;
     let rows = stmt.query_map(
         params![f.feed, f.topic, f.since.map(fmt_time), f.limit as i64],
-        |r| {
-            Ok(ItemView {
-                id: r.get(0)?,
-                feed: r.get(1)?,
-                guid: r.get(2)?,
-                title: r.get(3)?,
-                url: r.get(4)?,
-                published: r.get(5)?,
-                first_seen: r.get(6)?,
-                story: r.get(7)?,
-                topics: serde_json::from_str(&r.get::<_, String>(8)?).unwrap_or_default(),
-                author: r.get(9)?,
-                categories: serde_json::from_str(&r.get::<_, String>(10)?).unwrap_or_default(),
-                summary: r.get(11)?,
-                content: r.get(12)?,
-            })
-        },
+        item_from_row,
     )?;
     Ok(rows.collect::<Result<_, _>>()?)
 }

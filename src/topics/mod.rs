@@ -7,6 +7,7 @@
 //! [`Query::explain`] says term by term why a query does or does not match a text.
 
 mod explain;
+pub mod fts;
 mod lexer;
 mod matcher;
 pub mod normalize;

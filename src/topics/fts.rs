@@ -1,0 +1,110 @@
+//! A query as an SQLite FTS5 pre-filter, for `feedwatch search`. Pure.
+//!
+//! FTS5's tokenizer does not fold words exactly as ours does (ß, possessives, spaceless
+//! scripts), and has no regexes, fields like `feed:` or `url:`, or a safe NOT for a superset.
+//! So the FTS expression is only a *necessary* condition — every item the query matches also
+//! matches it — built from the terms FTS reads as we do (plain ASCII words, phrases, prefixes);
+//! everything else becomes "no constraint". The candidates are then checked with the real
+//! matcher, so search and alerts agree.
+
+use super::{Expr, Field, Query, TermKind};
+
+/// The FTS5 MATCH expression that every match of `query` satisfies, or `None` when it
+/// constrains nothing (every stored item is a candidate).
+pub fn prefilter(query: &Query) -> Option<String> {
+    expr(query, query.expr())
+}
+
+fn expr(q: &Query, e: &Expr) -> Option<String> {
+    match e {
+        Expr::Term(i) => term(q, *i),
+        // A conjunction needs each constrained part; unconstrained parts drop out.
+        Expr::And(parts) => {
+            let parts: Vec<String> = parts.iter().filter_map(|p| expr(q, p)).collect();
+            match parts.len() {
+                0 => None,
+                1 => parts.into_iter().next(),
+                _ => Some(format!("({})", parts.join(" AND "))),
+            }
+        }
+        // A disjunction is constrained only if every branch is.
+        Expr::Or(parts) => {
+            let parts: Option<Vec<String>> = parts.iter().map(|p| expr(q, p)).collect();
+            parts.map(|p| format!("({})", p.join(" OR ")))
+        }
+        // Items without the term are candidates too: no constraint.
+        Expr::Not(_) => None,
+    }
+}
+
+fn term(q: &Query, i: usize) -> Option<String> {
+    let t = q.terms().get(i)?;
+    let TermKind::Words { words, prefix } = &t.kind else {
+        return None;
+    };
+    // Only words FTS tokenizes the way we do.
+    if words.is_empty()
+        || !words
+            .iter()
+            .all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_alphanumeric()))
+    {
+        return None;
+    }
+    let columns = match t.field {
+        Field::Any => "{title summary content categories}",
+        Field::Title => "title",
+        Field::Summary => "summary",
+        Field::Content => "content",
+        Field::Author => "author",
+        Field::Category => "categories",
+        Field::Feed | Field::Url => return None,
+    };
+    // Words are ASCII letters and digits: quoting them is safe, and keeps FTS keywords
+    // (`and`, `or`, `near`) as words.
+    let phrase = format!("\"{}\"", words.join(" "));
+    Some(format!(
+        "{columns} : {phrase}{}",
+        if *prefix { "*" } else { "" }
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fts(q: &str) -> Option<String> {
+        prefilter(&Query::parse(q).unwrap())
+    }
+
+    #[test]
+    fn words_phrases_prefixes_and_fields() {
+        let any = "{title summary content categories}";
+        assert_eq!(fts("China").unwrap(), format!("{any} : \"china\""));
+        assert_eq!(
+            fts("title:\"Strategic Partnership\"").unwrap(),
+            "title : \"strategic partnership\""
+        );
+        assert_eq!(fts("sanction*").unwrap(), format!("{any} : \"sanction\"*"));
+        assert_eq!(
+            fts("(China OR Beijing) AND (Russia OR Lavrov) -sponsored").unwrap(),
+            format!(
+                "(({any} : \"china\" OR {any} : \"beijing\") AND ({any} : \"russia\" OR {any} : \"lavrov\"))"
+            )
+        );
+    }
+
+    #[test]
+    fn what_fts_cannot_decide_constrains_nothing() {
+        assert_eq!(fts("-sponsored"), None);
+        assert_eq!(fts("/Lav+rov/"), None);
+        assert_eq!(fts("feed:agency-wire"), None);
+        assert_eq!(fts("普京"), None, "spaceless scripts");
+        assert_eq!(fts("Straße"), None, "folded differently");
+        // One unconstrained branch of an OR leaves the OR unconstrained...
+        assert_eq!(fts("China OR /x/"), None);
+        // ...but an AND keeps its constrained parts.
+        let any = "{title summary content categories}";
+        assert_eq!(fts("China /x/").unwrap(), format!("{any} : \"china\""));
+        assert_eq!(fts("\"and or\"").unwrap(), format!("{any} : \"and or\""));
+    }
+}

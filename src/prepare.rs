@@ -231,7 +231,15 @@ fn new_item(
         matches: Vec::new(),
         signature: None,
         signature_bytes: None,
+        index_text: Default::default(),
     };
+    item.index_text = crate::store::search::index_text(
+        &item.title,
+        &item.summary,
+        &item.content,
+        item.author.as_deref().unwrap_or(""),
+        &item.categories,
+    );
     let sig = crate::stories::Signature::new(
         &item.title,
         crate::store::stories::text_of(&item.summary, &item.content),

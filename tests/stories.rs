@@ -247,6 +247,7 @@ async fn search_and_match_speak_the_topic_language() {
             &[
                 ("h-1", "Wang tells Lavrov China-Russia ties 'most stable' in world", trimmed_copy()),
                 ("h-2", "Chinatown festival draws record crowds", "The Lunar New Year parade in Chinatown drew record crowds on Sunday, organisers said.\nStreet food stalls sold out by noon.".into()),
+                ("h-3", "Bürgermeister spricht in der Hauptstraße", "Der Bürgermeister sprach am Montag vor dem Rathaus in der Hauptstraße.".into()),
             ],
         ),
     )

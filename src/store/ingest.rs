@@ -41,6 +41,8 @@ pub struct NewItem {
     /// short to compare), and its stored form.
     pub signature: Option<crate::stories::Signature>,
     pub signature_bytes: Option<Vec<u8>>,
+    /// The words the search index holds (see `search::index_text`).
+    pub index_text: [String; 5],
 }
 
 /// One topic an item matches, and the alerts that follow from it.
@@ -231,7 +233,7 @@ fn store_item(
                 raw_hash,
                 item.signature_bytes
             ])?;
-            fts_insert(conn, id, item, &categories)?;
+            fts_insert(conn, id, item)?;
             let story_id: i64 = conn
                 .prepare_cached("SELECT story_id FROM items WHERE id = ?1")?
                 .query_row([id], |r| r.get(0))?;
@@ -268,7 +270,7 @@ fn store_item(
                 item.signature_bytes
             ])?;
             let item_id = conn.last_insert_rowid();
-            fts_insert(conn, item_id, item, &categories)?;
+            fts_insert(conn, item_id, item)?;
             summary.new_items += 1;
             summary.alerts_created += record_matches(conn, item, item_id, story_id, &at.now_text)?;
         }
@@ -283,31 +285,21 @@ fn pruned(conn: &Connection, feed_id: i64, key: &str) -> anyhow::Result<bool> {
         .query_row(params![feed_id, key], |r| r.get(0))?)
 }
 
-/// Index an item's text for `feedwatch search` (FTS5 over the row's own columns).
-fn fts_insert(conn: &Connection, id: i64, item: &NewItem, categories: &str) -> anyhow::Result<()> {
+/// Index an item's words for `feedwatch search`.
+fn fts_insert(conn: &Connection, id: i64, item: &NewItem) -> anyhow::Result<()> {
+    let [t, s, c, a, k] = &item.index_text;
     conn.prepare_cached(
         "INSERT INTO items_fts (rowid, title, summary, content, author, categories)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?
-    .execute(params![
-        id,
-        item.title,
-        item.summary,
-        item.content,
-        item.author,
-        categories
-    ])?;
+    .execute(params![id, t, s, c, a, k])?;
     Ok(())
 }
 
-/// Remove an item's text from the index, before the row changes or goes: an external-content
-/// index must be told the old values.
+/// Remove an item from the search index (before its row changes or goes).
 pub fn fts_delete(conn: &Connection, id: i64) -> anyhow::Result<()> {
-    conn.prepare_cached(
-        "INSERT INTO items_fts (items_fts, rowid, title, summary, content, author, categories)
-         SELECT 'delete', id, title, summary, content, author, categories FROM items WHERE id = ?1",
-    )?
-    .execute([id])?;
+    conn.prepare_cached("DELETE FROM items_fts WHERE rowid = ?1")?
+        .execute([id])?;
     Ok(())
 }
 
@@ -376,6 +368,7 @@ mod tests {
             matches: vec![],
             signature: None,
             signature_bytes: None,
+            index_text: Default::default(),
         }
     }
 

@@ -12,6 +12,54 @@ use super::fmt_time;
 use super::queries::{ITEM_COLUMNS, ItemView, item_from_row};
 use crate::topics::{ItemText, Matcher, Query, fts};
 
+/// What the search index holds for an item: each field's words as the matcher folds them,
+/// space-separated (title, summary, content, author, categories).
+pub fn index_text(
+    title: &str,
+    summary: &str,
+    content: &str,
+    author: &str,
+    categories: &[String],
+) -> [String; 5] {
+    let fold = crate::topics::normalize::fold;
+    [
+        fold(title),
+        fold(summary),
+        fold(content),
+        fold(author),
+        categories
+            .iter()
+            .map(|c| fold(c))
+            .collect::<Vec<_>>()
+            .join(" "),
+    ]
+}
+
+/// Index every stored item (once, when the index is created).
+pub fn index_all(conn: &Connection) -> anyhow::Result<()> {
+    let mut rows =
+        conn.prepare("SELECT id, title, summary, content, author, categories FROM items")?;
+    let mut insert = conn.prepare(
+        "INSERT INTO items_fts (rowid, title, summary, content, author, categories)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
+    let mut q = rows.query([])?;
+    while let Some(r) = q.next()? {
+        let categories: Vec<String> =
+            serde_json::from_str(&r.get::<_, String>(5)?).unwrap_or_default();
+        let author: Option<String> = r.get(4)?;
+        let [t, s, c, a, k] = index_text(
+            &r.get::<_, String>(1)?,
+            &r.get::<_, String>(2)?,
+            &r.get::<_, String>(3)?,
+            author.as_deref().unwrap_or(""),
+            &categories,
+        );
+        insert.execute(params![r.get::<_, i64>(0)?, t, s, c, a, k])?;
+    }
+    Ok(())
+}
+
 /// A stored item the query matches, and why.
 #[derive(Debug, Clone, Serialize)]
 pub struct Found {

@@ -1,11 +1,11 @@
 //! A query as an SQLite FTS5 pre-filter, for `feedwatch search`. Pure.
 //!
-//! FTS5's tokenizer does not fold words exactly as ours does (ß, possessives, spaceless
-//! scripts), and has no regexes, fields like `feed:` or `url:`, or a safe NOT for a superset.
-//! So the FTS expression is only a *necessary* condition — every item the query matches also
-//! matches it — built from the terms FTS reads as we do (plain ASCII words, phrases, prefixes);
-//! everything else becomes "no constraint". The candidates are then checked with the real
-//! matcher, so search and alerts agree.
+//! The index holds each item's words as our tokenizer folds them (space-separated, see
+//! `store::search::index_text`), so a word, phrase or prefix term looks up exactly the tokens
+//! the matcher compares. Regexes, `feed:`/`url:` and NOT have no index form: they constrain
+//! nothing here. The expression is therefore a *necessary* condition — every item the query
+//! matches also matches it — and the candidates are then checked with the real matcher, so
+//! search and alerts agree.
 
 use super::{Expr, Field, Query, TermKind};
 
@@ -42,12 +42,8 @@ fn term(q: &Query, i: usize) -> Option<String> {
     let TermKind::Words { words, prefix } = &t.kind else {
         return None;
     };
-    // Only words FTS tokenizes the way we do.
-    if words.is_empty()
-        || !words
-            .iter()
-            .all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_alphanumeric()))
-    {
+    // Tokens are runs of letters, digits and marks: no quote to escape inside a phrase.
+    if words.is_empty() || words.iter().any(|w| w.is_empty() || w.contains('"')) {
         return None;
     }
     let columns = match t.field {
@@ -59,8 +55,7 @@ fn term(q: &Query, i: usize) -> Option<String> {
         Field::Category => "categories",
         Field::Feed | Field::Url => return None,
     };
-    // Words are ASCII letters and digits: quoting them is safe, and keeps FTS keywords
-    // (`and`, `or`, `near`) as words.
+    // Quoted, FTS keywords (`and`, `or`, `near`) stay words.
     let phrase = format!("\"{}\"", words.join(" "));
     Some(format!(
         "{columns} : {phrase}{}",
@@ -95,11 +90,16 @@ mod tests {
 
     #[test]
     fn what_fts_cannot_decide_constrains_nothing() {
+        let any0 = "{title summary content categories}";
         assert_eq!(fts("-sponsored"), None);
         assert_eq!(fts("/Lav+rov/"), None);
         assert_eq!(fts("feed:agency-wire"), None);
-        assert_eq!(fts("普京"), None, "spaceless scripts");
-        assert_eq!(fts("Straße"), None, "folded differently");
+        assert_eq!(
+            fts("普京").unwrap(),
+            format!("{any0} : \"普 京\""),
+            "one token per character, as the index holds them"
+        );
+        assert_eq!(fts("Straße").unwrap(), format!("{any0} : \"strasse\""));
         // One unconstrained branch of an OR leaves the OR unconstrained...
         assert_eq!(fts("China OR /x/"), None);
         // ...but an AND keeps its constrained parts.

@@ -138,7 +138,25 @@ const NAMES: &[&str] = &[
     "IMF",
 ];
 
-fn sentence(r: &mut Rng, words: usize) -> String {
+/// A vocabulary the size of a news desk's: 4,000 made-up words of 2–4 syllables, the common
+/// function words first. Text drawn from a few dozen words would make every item look like a
+/// copy of every other, which real news text does not.
+fn vocabulary() -> Vec<String> {
+    const SYLLABLES: &[&str] = &[
+        "ba", "ko", "ri", "tel", "man", "sor", "vi", "den", "la", "pro", "gu", "nes", "ta", "ber",
+        "mi", "cal", "do", "ran", "se", "fu", "lin", "ho", "ster", "pa", "qui", "zen", "mo", "tra",
+    ];
+    let mut v: Vec<String> = WORDS.iter().map(|w| w.to_string()).collect();
+    let mut r = Rng(0xC0FF_EE00_1234_5678);
+    while v.len() < 4000 {
+        let n = 2 + (r.next() % 3) as usize;
+        let w: String = (0..n).map(|_| r.pick(SYLLABLES)).collect();
+        v.push(w);
+    }
+    v
+}
+
+fn sentence(r: &mut Rng, vocab: &[String], words: usize) -> String {
     let mut s = String::new();
     for i in 0..words {
         if i > 0 {
@@ -147,25 +165,27 @@ fn sentence(r: &mut Rng, words: usize) -> String {
         if r.next().is_multiple_of(60) {
             s.push_str(r.pick(NAMES));
         } else {
-            s.push_str(r.pick(WORDS));
+            // Zipf-like: the first words of the vocabulary are by far the most frequent.
+            let u = (r.next() % 1_000_000) as f64 / 1_000_000.0;
+            s.push_str(&vocab[(u.powi(3) * vocab.len() as f64) as usize]);
         }
     }
     s
 }
 
 /// An RSS 2.0 document shaped like a news site's: titles, links, guids, dates, HTML summaries.
-fn feed_body(feed: usize, items: usize, host: &str) -> String {
+fn feed_body(feed: usize, items: usize, host: &str, vocab: &[String]) -> String {
     let mut r = Rng(0x9E37_79B9_7F4A_7C15 ^ (feed as u64 + 1).wrapping_mul(0x2545_F491_4F6C_DD1D));
     let mut out = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\"><channel>\
          <title>Outlet {feed}</title><link>http://{host}/</link><description>News</description>\n"
     );
     for i in 0..items {
-        let title = sentence(&mut r, 9);
+        let title = sentence(&mut r, vocab, 9);
         let mut desc = String::new();
         for _ in 0..2 {
             desc.push_str("&lt;p&gt;");
-            desc.push_str(&sentence(&mut r, 40));
+            desc.push_str(&sentence(&mut r, vocab, 40));
             desc.push_str(".&lt;/p&gt;");
         }
         // Dates spread over the last two days, as a busy news feed's are.
@@ -277,12 +297,13 @@ fn start_server(
         .collect();
     let addrs: Vec<SocketAddr> = listeners.iter().map(|l| l.local_addr().unwrap()).collect();
     let mut bodies = HashMap::new();
+    let vocab = vocabulary();
     for f in 0..feeds {
         let host = addrs[f % hosts].to_string();
         bodies.insert(
             format!("/feeds/{f}.xml"),
             (
-                Arc::new(feed_body(f, items, &host).into_bytes()),
+                Arc::new(feed_body(f, items, &host, &vocab).into_bytes()),
                 format!("\"f{f}-v1\""),
             ),
         );

@@ -123,9 +123,13 @@ const MIGRATIONS: &[&str] = &[
     -- `search::index_text`), so search and topics agree; the text itself lives in `items`.
     CREATE VIRTUAL TABLE items_fts USING fts5(
         title, summary, content, author, categories,
-        content = '', contentless_delete = 1,
+        content = '', contentless_delete = 1, detail = column, detail = column,
         tokenize = "unicode61 remove_diacritics 0 categories 'L* N* Co M*'"
     );
+    -- Merge segments less eagerly: the index grows by thousands of items a sweep, and each
+    -- merge rewrites what it merges.
+    INSERT INTO items_fts (items_fts, rank) VALUES ('automerge', 16);
+    INSERT INTO items_fts (items_fts, rank) VALUES ('crisismerge', 64);
     CREATE TABLE tombstones (
         feed_id INTEGER NOT NULL REFERENCES feeds(id) ON DELETE CASCADE,
         key TEXT NOT NULL,

@@ -33,7 +33,7 @@ const BUSY_STEPS: usize = 12;
 /// …and in a crowded one: only the newest few (their items are found through other keys).
 const CROWDED_STEPS: usize = 4;
 /// Candidates compared per lookup.
-const MAX_CANDIDATES: usize = 32;
+const MAX_CANDIDATES: usize = 8;
 /// Bucket heads and chain links that lead nowhere.
 const EMPTY: u32 = u32::MAX;
 

@@ -55,12 +55,16 @@ fn term(q: &Query, i: usize) -> Option<String> {
         Field::Category => "categories",
         Field::Feed | Field::Url => return None,
     };
+    // The index keeps which words are in which column, not their positions (it only narrows
+    // the candidates, so it stays small and cheap to write): a phrase asks for all its words.
     // Quoted, FTS keywords (`and`, `or`, `near`) stay words.
-    let phrase = format!("\"{}\"", words.join(" "));
-    Some(format!(
-        "{columns} : {phrase}{}",
-        if *prefix { "*" } else { "" }
-    ))
+    let last = words.len() - 1;
+    let parts: Vec<String> = words
+        .iter()
+        .enumerate()
+        .map(|(i, w)| format!("\"{w}\"{}", if *prefix && i == last { "*" } else { "" }))
+        .collect();
+    Some(format!("{columns} : ({})", parts.join(" AND ")))
 }
 
 #[cfg(test)]
@@ -74,16 +78,19 @@ mod tests {
     #[test]
     fn words_phrases_prefixes_and_fields() {
         let any = "{title summary content categories}";
-        assert_eq!(fts("China").unwrap(), format!("{any} : \"china\""));
+        assert_eq!(fts("China").unwrap(), format!("{any} : (\"china\")"));
         assert_eq!(
             fts("title:\"Strategic Partnership\"").unwrap(),
-            "title : \"strategic partnership\""
+            "title : (\"strategic\" AND \"partnership\")"
         );
-        assert_eq!(fts("sanction*").unwrap(), format!("{any} : \"sanction\"*"));
+        assert_eq!(
+            fts("sanction*").unwrap(),
+            format!("{any} : (\"sanction\"*)")
+        );
         assert_eq!(
             fts("(China OR Beijing) AND (Russia OR Lavrov) -sponsored").unwrap(),
             format!(
-                "(({any} : \"china\" OR {any} : \"beijing\") AND ({any} : \"russia\" OR {any} : \"lavrov\"))"
+                "(({any} : (\"china\") OR {any} : (\"beijing\")) AND ({any} : (\"russia\") OR {any} : (\"lavrov\")))"
             )
         );
     }
@@ -96,15 +103,18 @@ mod tests {
         assert_eq!(fts("feed:agency-wire"), None);
         assert_eq!(
             fts("普京").unwrap(),
-            format!("{any0} : \"普 京\""),
+            format!("{any0} : (\"普\" AND \"京\")"),
             "one token per character, as the index holds them"
         );
-        assert_eq!(fts("Straße").unwrap(), format!("{any0} : \"strasse\""));
+        assert_eq!(fts("Straße").unwrap(), format!("{any0} : (\"strasse\")"));
         // One unconstrained branch of an OR leaves the OR unconstrained...
         assert_eq!(fts("China OR /x/"), None);
         // ...but an AND keeps its constrained parts.
         let any = "{title summary content categories}";
-        assert_eq!(fts("China /x/").unwrap(), format!("{any} : \"china\""));
-        assert_eq!(fts("\"and or\"").unwrap(), format!("{any} : \"and or\""));
+        assert_eq!(fts("China /x/").unwrap(), format!("{any} : (\"china\")"));
+        assert_eq!(
+            fts("\"and or\"").unwrap(),
+            format!("{any} : (\"and\" AND \"or\")")
+        );
     }
 }

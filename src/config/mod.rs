@@ -1,16 +1,18 @@
 //! The TOML config (DESIGN.md §2): the validated model, and loading it.
 //!
-//! Loading collects *every* problem before refusing, each as `FILE:LINE:COL: message`, in file
-//! order; a config that loads carries its warnings (`Config::warnings`) the same way. The file is parsed once into a span-carrying tree, read
-//! loosely (a wrong type is one problem, not the end of checking), and validated on paths
-//! (`feed[2].schedule`) that the tree turns into line and column.
+//! Loading collects *every* problem before refusing, each as `FILE:LINE:COL: message`, in
+//! file order; a config that loads carries its warnings (`Config::warnings`) the same way. The
+//! file is parsed once into a span-carrying tree, read loosely (a wrong type is one problem,
+//! not the end of checking), and validated on paths (`feed[2].schedule`) that the tree turns
+//! into line and column.
 //!
 //! The parts: `schema.rs` says what type every key has, with an example; `syntax.rs` explains
-//! TOML errors (a table defined twice); `raw.rs` reads the tree against the schema;
-//! `locate.rs` turns paths into positions and orders the messages; one module per section
-//! checks it (`daemon.rs`, `feeds.rs`, `topics.rs`, `notifiers/`); `lint.rs` warns about
-//! configs that can never do anything; `secrets.rs` reads secrets; `values.rs` reads
-//! durations, sizes, schedules and URLs; `suggest.rs` finds "did you mean".
+//! TOML errors (a table defined twice); `read.rs` walks the tree against the schema into
+//! `raw.rs`, what the file says; `locate.rs` turns paths into positions and orders the
+//! messages; one module per section checks it (`daemon.rs`, `feeds.rs`, `topics.rs`,
+//! `notifiers/`); `lint.rs` warns about configs that can never do anything; `secrets.rs`
+//! reads secrets; `values.rs` reads durations, sizes, schedules and URLs; `suggest.rs` finds
+//! "did you mean".
 
 mod daemon;
 mod feeds;
@@ -18,6 +20,7 @@ mod lint;
 mod locate;
 mod notifiers;
 mod raw;
+mod read;
 mod schema;
 mod secrets;
 mod suggest;

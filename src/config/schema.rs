@@ -271,7 +271,7 @@ pub(super) fn example(key: &Key, found: Option<&DeValue<'_>>) -> String {
 }
 
 /// The value found, corrected, when the correction is plain: `"16"` → `16`, `"ops"` →
-/// `["ops"]`, `5` → `"5"`.
+/// `["ops"]`. (Not a number for a string: `url = 8080` was not meant as `url = "8080"`.)
 fn fixed(key: &Key, v: &DeValue<'_>) -> Option<String> {
     match (key.ty, v) {
         (Count, DeValue::String(s)) => s.trim().parse::<u32>().ok().map(|n| n.to_string()),
@@ -288,8 +288,6 @@ fn fixed(key: &Key, v: &DeValue<'_>) -> Option<String> {
                 .collect::<Vec<_>>()
                 .join(", ")
         )),
-        (Text, DeValue::Integer(i)) => Some(quote(&i.to_string())),
-        (Text, DeValue::Float(f)) => Some(quote(f.as_str())),
         _ => None,
     }
 }

@@ -239,8 +239,8 @@ fn a_malformed_secret_is_explained_alongside_the_other_errors() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains(
-            ":5:10: expected a string, or a table with one of `env`, `file`, `credential`"
-        ),
+            ":5:10: `secret` must be a string, or one of { env = \"NAME\" }, { file = \"PATH\" }, { credential = \"NAME\" }"
+        ) && stderr.contains("did you mean `env`?"),
         "{stderr}"
     );
     assert!(

@@ -10,6 +10,7 @@ use chrono_tz::Tz;
 
 use super::locate::{PathSegs, Problems, p};
 use super::raw::{RawDaemon, RawHttp};
+use super::suggest::unknown_choice;
 use super::values::{cron, parse_duration, parse_size};
 use super::{DaemonConfig, HttpConfig, LogFormat, default_user_agent};
 
@@ -120,10 +121,7 @@ pub(super) fn http(
 ) -> Option<HttpConfig> {
     let at = p(&[&"http", &"listen"]);
     let listen = h?.listen.as_deref().or_else(|| {
-        problems.value(
-            p(&[&"http"]),
-            "[http] needs `listen` (e.g. \"127.0.0.1:9187\")",
-        );
+        problems.missing(p(&[&"http"]), "listen", "[http]");
         None
     })?;
     match listen.parse::<std::net::SocketAddr>() {
@@ -152,7 +150,7 @@ fn log_format(v: Option<&str>, problems: &mut Problems) -> LogFormat {
         Some(other) => {
             problems.value(
                 key("log_format"),
-                format!("unknown log format `{other}`; expected auto, plain or json"),
+                unknown_choice("log format", other, &["auto", "plain", "json"]),
             );
             LogFormat::Auto
         }

@@ -9,7 +9,8 @@ use crate::identity::DedupPolicy;
 use super::FeedConfig;
 use super::locate::{PathSegs, Problems, p};
 use super::raw::RawFeed;
-use super::values::cron;
+use super::suggest::unknown_choice;
+use super::values::{cron, with_scheme};
 
 /// The feeds that can be polled, and every name given (topics may refer to any of them, even
 /// a feed refused for its URL, without a second message).
@@ -37,7 +38,7 @@ fn feed(
     let name = name(f.name, i, names, problems);
     let Some(url_text) = f.url else {
         // Nothing more is checked in a feed without a URL.
-        problems.value(p(&[&"feed", &i]), "a [[feed]] needs `url`");
+        problems.missing(p(&[&"feed", &i]), "url", "a [[feed]]");
         return None;
     };
     let url = url(&url_text, fk("url"), problems);
@@ -65,7 +66,7 @@ fn name(
 ) -> String {
     match name {
         None => {
-            problems.value(p(&[&"feed", &i]), "a [[feed]] needs `name`");
+            problems.missing(p(&[&"feed", &i]), "name", "a [[feed]]");
             String::new()
         }
         Some(n) if n.trim().is_empty() => {
@@ -85,7 +86,19 @@ fn name(
 }
 
 fn url(text: &str, at: PathSegs, problems: &mut Problems) -> Option<Url> {
-    match Url::parse(text) {
+    let parsed = Url::parse(text);
+    if !parsed
+        .as_ref()
+        .is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
+        && let Some(meant) = with_scheme(text)
+    {
+        problems.value(
+            at,
+            format!("feed URL `{text}` has no scheme; did you mean `{meant}`?"),
+        );
+        return None;
+    }
+    match parsed {
         Ok(u) if matches!(u.scheme(), "http" | "https") => Some(u),
         Ok(u) => {
             problems.value(
@@ -110,7 +123,7 @@ fn dedup(policy: Option<&str>, at: PathSegs, problems: &mut Problems) -> DedupPo
         Some(other) => {
             problems.value(
                 at,
-                format!("unknown dedup policy `{other}`; expected auto, guid, link or content"),
+                unknown_choice("dedup policy", other, &["auto", "guid", "link", "content"]),
             );
             DedupPolicy::Auto
         }

@@ -8,6 +8,9 @@ use std::path::Path;
 
 use toml::de::{DeTable, DeValue};
 
+use super::schema;
+use super::suggest::did_you_mean;
+
 #[derive(Debug, Clone, PartialEq)]
 pub(super) enum Seg {
     Key(String),
@@ -39,6 +42,8 @@ pub(super) struct Problem {
     path: PathSegs,
     /// Point at the key itself (unknown keys) rather than its value.
     at_key: bool,
+    /// Where it is when that is known without a path (a syntax error).
+    span: Option<Range<usize>>,
     message: String,
 }
 
@@ -56,6 +61,7 @@ impl Problems {
         self.0.push(Problem {
             path,
             at_key: false,
+            span: None,
             message: message.into(),
         });
     }
@@ -65,13 +71,53 @@ impl Problems {
         self.0.push(Problem {
             path,
             at_key: true,
+            span: None,
             message: message.into(),
         });
     }
 
-    /// A key every table of its kind needs; reported at the table when absent. Required keys
-    /// are `Option`s in the raw structs so that a misspelt one is one error among the others,
-    /// not the end of all checking.
+    /// A problem at a place in the text (a syntax error); 1:1 without one.
+    pub(super) fn at_span(&mut self, span: Option<Range<usize>>, message: impl Into<String>) {
+        self.0.push(Problem {
+            path: Vec::new(),
+            at_key: false,
+            span,
+            message: message.into(),
+        });
+    }
+
+    #[cfg(test)]
+    pub(super) fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether a problem was already recorded at `path`.
+    pub(super) fn has(&self, path: &[Seg]) -> bool {
+        self.0.iter().any(|pb| pb.path == path)
+    }
+
+    /// A key every table of its kind needs is absent: "{what} needs `key`, e.g. `key = ..`",
+    /// at the table. Said only when nothing was said about the key already: a key with a
+    /// wrong type reads as absent, and its type is the problem to fix.
+    pub(super) fn missing(&mut self, table: PathSegs, key: &str, what: &str) {
+        let mut at = table.clone();
+        at.push(Seg::Key(key.to_string()));
+        if self.has(&at) {
+            return;
+        }
+        let example = match table.first() {
+            Some(Seg::Key(section)) => schema::section(section)
+                .and_then(|s| s.key(key))
+                .map(|k| format!(", {}", schema::example(k, None)))
+                .unwrap_or_default(),
+            _ => String::new(),
+        };
+        self.value(table, format!("{what} needs `{key}`{example}"));
+    }
+
+    /// A key every table of its kind needs; reported at the table when absent (see
+    /// [`Problems::missing`]). Required keys are `Option`s in the raw structs so that a
+    /// misspelt one is one error among the others, not the end of all checking.
     pub(super) fn required(
         &mut self,
         value: Option<String>,
@@ -80,12 +126,13 @@ impl Problems {
         what: &str,
     ) -> String {
         value.unwrap_or_else(|| {
-            self.value(table, format!("{what} needs `{key}`"));
+            self.missing(table, key, what);
             String::new()
         })
     }
 
-    /// Each entry of the list at `list` that is not one of `known`: "unknown {what} `x`".
+    /// Each entry of the list at `list` that is not one of `known`: "unknown {what} `x`",
+    /// with the likely name when one is close.
     pub(super) fn unknown_names(
         &mut self,
         names: &[String],
@@ -97,35 +144,13 @@ impl Problems {
             if !known.contains(n) {
                 let mut path = list.to_vec();
                 path.push(Seg::Index(j));
-                self.value(path, format!("unknown {what} `{n}`"));
+                let mut candidates: Vec<&str> = known.iter().map(String::as_str).collect();
+                // The same suggestion whatever the set's order.
+                candidates.sort_unstable();
+                let hint = did_you_mean(n, candidates);
+                self.value(path, format!("unknown {what} `{n}`{hint}"));
             }
         }
-    }
-}
-
-/// The config path of a key serde did not read.
-pub(super) fn path_from_ignored(path: &serde_ignored::Path<'_>) -> PathSegs {
-    use serde_ignored::Path as P;
-    let mut segs = match path {
-        P::Root => Vec::new(),
-        P::Seq { parent, .. }
-        | P::Map { parent, .. }
-        | P::Some { parent }
-        | P::NewtypeStruct { parent }
-        | P::NewtypeVariant { parent } => path_from_ignored(parent),
-    };
-    match path {
-        P::Seq { index, .. } => segs.push(Seg::Index(*index)),
-        P::Map { key, .. } => segs.push(Seg::Key(key.to_string())),
-        _ => {}
-    }
-    segs
-}
-
-pub(super) fn last_key(path: &serde_ignored::Path<'_>) -> String {
-    match path {
-        serde_ignored::Path::Map { key, .. } => key.to_string(),
-        _ => path.to_string(),
     }
 }
 
@@ -155,45 +180,29 @@ impl<'a> Locator<'a> {
         }
     }
 
-    /// Problems in the order found: used when reading stopped early, before validation.
-    pub(super) fn in_found_order(&self, root: &DeTable<'_>, problems: &Problems) -> Vec<String> {
-        problems
-            .0
-            .iter()
-            .map(|pb| self.at(locate(root, &pb.path, pb.at_key), &pb.message))
-            .collect()
-    }
-
-    /// Problems in file order so the user can fix top to bottom; the sort is stable, so
-    /// problems at the same place keep the order they were found in.
-    pub(super) fn in_file_order(&self, root: &DeTable<'_>, problems: &Problems) -> Vec<String> {
-        let mut located: Vec<(usize, String)> = problems
-            .0
-            .iter()
-            .map(|pb| {
-                let span = locate(root, &pb.path, pb.at_key);
+    /// Problems and warnings (marked `warning:`, at their key) together in file order, so
+    /// the user can fix top to bottom; the sort is stable, so messages about one place keep
+    /// the order they were found in.
+    pub(super) fn in_file_order(
+        &self,
+        root: &DeTable<'_>,
+        problems: &Problems,
+        warnings: &Problems,
+    ) -> Vec<String> {
+        let errors = problems.0.iter().map(|pb| (pb, pb.at_key, ""));
+        let warned = warnings.0.iter().map(|w| (w, true, "warning: "));
+        let mut located: Vec<(usize, String)> = errors
+            .chain(warned)
+            .map(|(pb, at_key, mark)| {
+                let span = pb.span.clone().or_else(|| locate(root, &pb.path, at_key));
                 (
                     span.as_ref().map(|s| s.start).unwrap_or(0),
-                    self.at(span, &pb.message),
+                    self.at(span, &format!("{mark}{}", pb.message)),
                 )
             })
             .collect();
         located.sort_by_key(|(off, _)| *off);
         located.into_iter().map(|(_, m)| m).collect()
-    }
-
-    /// Warnings in the order found, each at its key and marked `warning:`.
-    pub(super) fn warnings(&self, root: &DeTable<'_>, warnings: &Problems) -> Vec<String> {
-        warnings
-            .0
-            .iter()
-            .map(|w| {
-                self.at(
-                    locate(root, &w.path, true),
-                    &format!("warning: {}", w.message),
-                )
-            })
-            .collect()
     }
 }
 
@@ -213,6 +222,9 @@ fn line_col(src: &str, offset: usize) -> (usize, usize) {
 
 /// The span of `path` in the document (its key or its value); `None` when any part of it is
 /// absent, which is reported at 1:1.
+///
+/// A section written with the wrong brackets is read as meant (`[feed]` as the one entry of
+/// `[[feed]]`, `[[daemon]]` as its first table), so paths into it are found the same way.
 fn locate(root: &DeTable<'_>, path: &[Seg], at_key: bool) -> Option<Range<usize>> {
     let mut span = None;
     let mut cur: Option<&DeValue<'_>> = None;
@@ -231,6 +243,7 @@ fn locate(root: &DeTable<'_>, path: &[Seg], at_key: bool) -> Option<Range<usize>
                 });
                 cur = Some(val.get_ref());
             }
+            Seg::Index(0) if cur.is_some_and(DeValue::is_table) => {}
             Seg::Index(n) => {
                 let arr = cur?.as_array()?;
                 let v = arr.get(*n)?;
@@ -238,7 +251,11 @@ fn locate(root: &DeTable<'_>, path: &[Seg], at_key: bool) -> Option<Range<usize>
                 cur = Some(v.get_ref());
             }
         }
-        table = cur.and_then(|v| v.as_table());
+        table = match cur? {
+            DeValue::Table(t) => Some(t),
+            DeValue::Array(a) => a.iter().next().and_then(|v| v.get_ref().as_table()),
+            _ => None,
+        };
     }
     span
 }
@@ -256,7 +273,8 @@ mod tests {
         } else {
             problems.value(path, "here");
         }
-        loc.in_file_order(root.get_ref(), &problems).remove(0)
+        loc.in_file_order(root.get_ref(), &problems, &Problems::default())
+            .remove(0)
     }
 
     #[test]

@@ -1,20 +1,30 @@
 //! The TOML config (DESIGN.md §2): the validated model, and loading it.
 //!
-//! Loading collects *every* problem before refusing, each as `FILE:LINE:COL: message`. To do
-//! that the file is read twice: once into a span-carrying tree (to locate things) and once
-//! through serde with unknown keys collected instead of fatal. Validation then works on paths
-//! (`feed[2].schedule`) that the tree turns into line and column.
+//! Loading collects *every* problem before refusing, each as `FILE:LINE:COL: message`, in
+//! file order; a config that loads carries its warnings (`Config::warnings`) the same way. The
+//! file is parsed once into a span-carrying tree, read loosely (a wrong type is one problem,
+//! not the end of checking), and validated on paths (`feed[2].schedule`) that the tree turns
+//! into line and column.
 //!
-//! The parts: `raw.rs` is what serde reads; `locate.rs` turns paths into positions and orders
-//! the messages; one module per section checks it (`daemon.rs`, `feeds.rs`, `topics.rs`,
-//! `notifiers/`); `secrets.rs` reads secrets; `values.rs` reads durations, sizes and schedules.
+//! The parts: `schema.rs` says what type every key has, with an example; `syntax.rs` explains
+//! TOML errors (a table defined twice); `read.rs` walks the tree against the schema into
+//! `raw.rs`, what the file says; `locate.rs` turns paths into positions and orders the
+//! messages; one module per section checks it (`daemon.rs`, `feeds.rs`, `topics.rs`,
+//! `notifiers/`); `lint.rs` warns about configs that can never do anything; `secrets.rs`
+//! reads secrets; `values.rs` reads durations, sizes, schedules and URLs; `suggest.rs` finds
+//! "did you mean".
 
 mod daemon;
 mod feeds;
+mod lint;
 mod locate;
 mod notifiers;
 mod raw;
+mod read;
+mod schema;
 mod secrets;
+mod suggest;
+mod syntax;
 mod topics;
 mod values;
 
@@ -56,8 +66,9 @@ pub fn default_user_agent() -> String {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub path: PathBuf,
-    /// Settings accepted but not acted on yet, as `FILE:LINE:COL: message` (shown by `check`,
-    /// logged by `run`).
+    /// What loads but looks wrong (a topic that tells no one, a notifier nothing uses) and
+    /// settings accepted but not acted on yet, as `FILE:LINE:COL: warning: message` in file
+    /// order (shown by `check`, logged by `run`).
     pub warnings: Vec<String>,
     pub daemon: DaemonConfig,
     /// `[http]`: the health and metrics endpoint, when configured.
@@ -261,35 +272,28 @@ pub fn load(path: &Path, secrets: Secrets) -> Result<Config, ConfigError> {
 /// Parse and validate config text; `path` names the file in messages and anchors relative paths.
 pub fn parse(path: &Path, src: &str, secrets: Secrets) -> Result<Config, ConfigError> {
     let loc = Locator::new(path, src);
-    let syntax = |e: toml::de::Error| ConfigError {
-        messages: vec![loc.at(e.span(), e.message())],
-    };
+    let (root, syntax_errors) = DeTable::parse_recoverable(src);
+    let root = root.get_ref();
     let mut problems = Problems::default();
-    // The span-carrying tree is consumed by serde; it is parsed again only when there is
-    // something to locate, so a large config is not held twice in memory.
-    let located = || DeTable::parse(src).map_err(syntax);
-    let raw = match raw::read(located()?, &mut problems) {
-        Ok(raw) => raw,
-        Err(e) => {
-            // A wrong type stops serde: report what was found up to there, then the type.
-            let mut messages = loc.in_found_order(located()?.get_ref(), &problems);
-            messages.push(loc.at(e.span(), e.message().trim()));
-            return Err(ConfigError { messages });
-        }
-    };
     let mut warnings = Problems::default();
+    if !syntax::record(src, root, &syntax_errors, &mut problems) {
+        return Err(ConfigError {
+            messages: loc.in_file_order(root, &problems, &Problems::default()),
+        });
+    }
+    let raw = raw::read(root, &mut problems);
+    lint::warn(&raw, &problems, &mut warnings);
     let config = validate(path, raw, &mut problems, &mut warnings, secrets);
+    // Warnings wait until the config loads: among errors they would read as more errors.
     if !problems.is_empty() {
         return Err(ConfigError {
-            messages: loc.in_file_order(located()?.get_ref(), &problems),
+            messages: loc.in_file_order(root, &problems, &Problems::default()),
         });
     }
     let mut config = config.ok_or_else(|| ConfigError {
         messages: vec![loc.at(None, "invalid config")],
     })?;
-    if !warnings.is_empty() {
-        config.warnings = loc.warnings(located()?.get_ref(), &warnings);
-    }
+    config.warnings = loc.in_file_order(root, &Problems::default(), &warnings);
     Ok(config)
 }
 

@@ -1,44 +1,27 @@
-//! What serde reads: the config's keys and their TOML types, nothing more. Every key is
-//! optional here so that one missing or misspelt key is one message among the others; what
-//! each value means is decided by the section modules.
+//! What the file says, section by section, as [`super::read`] finds it: every key optional, so
+//! that one missing, misspelt or mistyped key is one problem among the others. A key with a
+//! wrong type reads as absent (its problem is already recorded); what each value means is
+//! decided by the section modules.
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
-use toml::Spanned;
 use toml::de::DeTable;
 
-use super::locate::{Problems, last_key, path_from_ignored};
+use super::locate::Problems;
+use super::read::{Fields, sections};
 
-#[derive(Deserialize, Default)]
+#[derive(Default)]
 pub(super) struct RawConfig {
-    #[serde(default)]
+    /// The file holds no key and no table at all.
+    pub empty: bool,
     pub daemon: RawDaemon,
     pub http: Option<RawHttp>,
-    #[serde(default)]
     pub feed: Vec<RawFeed>,
-    #[serde(default)]
     pub topic: Vec<RawTopic>,
-    #[serde(default)]
     pub notifier: Vec<RawNotifier>,
 }
 
-/// Reads the document into the raw structs; an unknown key becomes a problem instead of
-/// stopping the read. A wrong type still stops it (the error carries its span).
-pub(super) fn read(
-    root: Spanned<DeTable<'_>>,
-    problems: &mut Problems,
-) -> Result<RawConfig, toml::de::Error> {
-    let de = toml::de::Deserializer::from(root);
-    serde_ignored::deserialize(de, |ignored| {
-        problems.key(
-            path_from_ignored(&ignored),
-            format!("unknown key `{}`", last_key(&ignored)),
-        );
-    })
-}
-
-#[derive(Deserialize, Default)]
+#[derive(Default)]
 pub(super) struct RawDaemon {
     pub database: Option<String>,
     pub schedule: Option<String>,
@@ -62,44 +45,36 @@ pub(super) struct RawDaemon {
     pub log_format: Option<String>,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Default)]
 pub(super) struct RawHttp {
     pub listen: Option<String>,
 }
 
-#[derive(Deserialize)]
 pub(super) struct RawFeed {
     pub name: Option<String>,
     pub url: Option<String>,
     pub schedule: Option<String>,
-    #[serde(default)]
     pub tags: Vec<String>,
     pub dedup: Option<String>,
     pub respect_cache_headers: Option<bool>,
 }
 
-#[derive(Deserialize)]
 pub(super) struct RawTopic {
     pub name: Option<String>,
     pub query: Option<String>,
-    #[serde(default)]
     pub tags: Vec<String>,
-    #[serde(default)]
     pub feeds: Vec<String>,
-    #[serde(default)]
     pub notify: Vec<String>,
-    #[serde(default)]
     pub notify_errors: Vec<String>,
 }
 
 /// A secret as written: a string, or `{ env = .. }`, `{ file = .. }`, `{ credential = .. }`.
-/// Read as a plain TOML value and checked by [`super::secrets`], so a mistake gets an
-/// "expected ..." message at its position instead of stopping all checking.
+/// Kept as a plain TOML value and checked by [`super::secrets`].
 pub(super) type RawSecret = toml::Value;
 
 /// Every option of every notifier kind; which ones a kind takes is decided by its entry in
 /// [`super::notifiers`].
-#[derive(Deserialize, Default)]
+#[derive(Default)]
 pub(super) struct RawNotifier {
     pub name: Option<String>,
     pub kind: Option<String>,
@@ -162,5 +137,201 @@ impl RawNotifier {
             .filter(|(_, set)| *set)
             .map(|(k, _)| *k)
             .collect()
+    }
+}
+/// Reads the document; every problem found on the way is recorded, none stops the reading.
+pub(super) fn read(root: &DeTable<'_>, problems: &mut Problems) -> RawConfig {
+    let mut raw = RawConfig {
+        empty: root.is_empty(),
+        ..RawConfig::default()
+    };
+    for (section, tables) in sections(root, problems) {
+        let mut tables = tables.into_iter();
+        match section.name {
+            "daemon" => raw.daemon = tables.next().map(daemon).unwrap_or_default(),
+            "http" => raw.http = tables.next().map(http),
+            "feed" => raw.feed = tables.map(feed).collect(),
+            "topic" => raw.topic = tables.map(topic).collect(),
+            _ => raw.notifier = tables.map(notifier).collect(),
+        }
+    }
+    raw
+}
+
+fn daemon(f: Fields<'_, '_>) -> RawDaemon {
+    let count = |k| f.count(k).map(|n| n as usize);
+    RawDaemon {
+        database: f.text("database"),
+        schedule: f.text("schedule"),
+        timezone: f.text("timezone"),
+        concurrency: count("concurrency"),
+        per_host: count("per_host"),
+        timeout: f.text("timeout"),
+        connect_timeout: f.text("connect_timeout"),
+        max_body: f.text("max_body"),
+        user_agent: f.text("user_agent"),
+        retention: f.text("retention"),
+        respect_cache_headers: f.flag("respect_cache_headers"),
+        notify_errors: f.texts("notify_errors"),
+        alert_backoff: f.text("alert_backoff"),
+        alert_attempts: f.count("alert_attempts"),
+        busy_timeout: f.text("busy_timeout"),
+        give_up_after: f.text("give_up_after"),
+        failing_after: f.count("failing_after"),
+        cache_max: f.text("cache_max"),
+        story_window: f.text("story_window"),
+        log_format: f.text("log_format"),
+    }
+}
+
+fn http(f: Fields<'_, '_>) -> RawHttp {
+    RawHttp {
+        listen: f.text("listen"),
+    }
+}
+
+fn feed(f: Fields<'_, '_>) -> RawFeed {
+    RawFeed {
+        name: f.text("name"),
+        url: f.text("url"),
+        schedule: f.text("schedule"),
+        tags: f.texts("tags").unwrap_or_default(),
+        dedup: f.text("dedup"),
+        respect_cache_headers: f.flag("respect_cache_headers"),
+    }
+}
+
+fn topic(f: Fields<'_, '_>) -> RawTopic {
+    RawTopic {
+        name: f.text("name"),
+        query: f.text("query"),
+        tags: f.texts("tags").unwrap_or_default(),
+        feeds: f.texts("feeds").unwrap_or_default(),
+        notify: f.texts("notify").unwrap_or_default(),
+        notify_errors: f.texts("notify_errors").unwrap_or_default(),
+    }
+}
+
+fn notifier(f: Fields<'_, '_>) -> RawNotifier {
+    use super::schema::Ty::{NumberOrText, Secret};
+    RawNotifier {
+        name: f.text("name"),
+        kind: f.text("kind"),
+        url: f.text("url"),
+        secret: f.value("secret", Secret),
+        headers: f.headers("headers"),
+        topic: f.text("topic"),
+        token: f.value("token", Secret),
+        username: f.text("username"),
+        password: f.value("password", Secret),
+        priority: f.value("priority", NumberOrText),
+        tags: f.texts("tags"),
+        smtp: f.text("smtp"),
+        from: f.text("from"),
+        to: f.texts("to"),
+        subject_template: f.text("subject_template"),
+        room: f.text("room"),
+        chat_id: f.value("chat_id", NumberOrText),
+        command: f.texts("command"),
+        timeout: f.text("timeout"),
+        digest: f.text("digest"),
+        max_per_hour: f.count("max_per_hour"),
+        title_template: f.text("title_template"),
+        body_template: f.text("body_template"),
+    }
+}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::schema::{self, SECTIONS};
+
+    fn read_str(src: &str) -> (RawConfig, usize) {
+        let root = DeTable::parse(src).unwrap();
+        let mut problems = Problems::default();
+        let raw = read(root.get_ref(), &mut problems);
+        (raw, problems.len())
+    }
+
+    /// Each key's example, read back: a getter that disagreed with the schema's type (or read
+    /// a key the schema lacks) would leave its field empty or report a problem here.
+    #[test]
+    fn every_schema_example_is_read_into_its_field() {
+        let mut src = String::new();
+        for s in SECTIONS {
+            src.push_str(&format!("{}\n", s.header()));
+            for k in s.keys {
+                src.push_str(&format!("{} = {}\n", k.name, k.examples[0]));
+            }
+        }
+        let (raw, problems) = read_str(&src);
+        assert_eq!(problems, 0, "{src}");
+        let d = &raw.daemon;
+        let daemon_set = [
+            d.database.is_some(),
+            d.schedule.is_some(),
+            d.timezone.is_some(),
+            d.concurrency.is_some(),
+            d.per_host.is_some(),
+            d.timeout.is_some(),
+            d.connect_timeout.is_some(),
+            d.max_body.is_some(),
+            d.user_agent.is_some(),
+            d.retention.is_some(),
+            d.respect_cache_headers.is_some(),
+            d.notify_errors.is_some(),
+            d.alert_backoff.is_some(),
+            d.alert_attempts.is_some(),
+            d.busy_timeout.is_some(),
+            d.give_up_after.is_some(),
+            d.failing_after.is_some(),
+            d.cache_max.is_some(),
+            d.story_window.is_some(),
+            d.log_format.is_some(),
+        ];
+        assert_eq!(daemon_set.len(), schema::DAEMON.len());
+        assert!(daemon_set.iter().all(|s| *s), "{daemon_set:?}");
+        assert!(raw.http.and_then(|h| h.listen).is_some());
+        let f = &raw.feed[0];
+        assert!(
+            f.name.is_some()
+                && f.url.is_some()
+                && f.schedule.is_some()
+                && !f.tags.is_empty()
+                && f.dedup.is_some()
+                && f.respect_cache_headers.is_some()
+        );
+        let t = &raw.topic[0];
+        assert!(
+            t.name.is_some()
+                && t.query.is_some()
+                && !t.tags.is_empty()
+                && !t.feeds.is_empty()
+                && !t.notify.is_empty()
+                && !t.notify_errors.is_empty()
+        );
+        let n = &raw.notifier[0];
+        assert!(n.name.is_some() && n.kind.is_some());
+        assert_eq!(n.options_set().len(), n.options().len());
+        assert_eq!(n.options().len() + 2, schema::NOTIFIER.len());
+    }
+
+    #[test]
+    fn wrong_types_read_as_absent_and_reading_goes_on() {
+        let (raw, problems) = read_str(
+            "[daemon]\nconcurrency = \"16\"\nper_host = 3\n[[feed]]\nname = 5\nurl = \"https://x/\"\ntags = [\"a\", 1]\n",
+        );
+        assert_eq!(problems, 3);
+        assert_eq!(raw.daemon.concurrency, None);
+        assert_eq!(raw.daemon.per_host, Some(3));
+        assert_eq!(raw.feed[0].name, None);
+        assert_eq!(raw.feed[0].tags, ["a"]);
+    }
+
+    #[test]
+    fn a_single_bracket_list_is_read_as_its_one_entry() {
+        let (raw, problems) = read_str("[feed]\nname = \"a\"\nurl = \"https://x/\"\n");
+        assert_eq!(problems, 1);
+        assert_eq!(raw.feed.len(), 1);
+        assert_eq!(raw.feed[0].name.as_deref(), Some("a"));
     }
 }

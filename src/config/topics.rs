@@ -41,7 +41,7 @@ pub(super) fn validate(
         );
         problems.unknown_names(&t.feeds, feeds, &p(&[&"topic", &i, &"feeds"]), "feed");
         let Some(query_text) = t.query else {
-            problems.value(p(&[&"topic", &i]), "a [[topic]] needs `query`");
+            problems.missing(p(&[&"topic", &i]), "query", "a [[topic]]");
             continue;
         };
         match Query::parse(&query_text) {

@@ -23,7 +23,8 @@ use super::Secret;
 use super::locate::{PathSegs, Problems, p};
 use super::raw::{RawNotifier, RawSecret};
 use super::secrets::SecretReader;
-use super::values::cron;
+use super::suggest::unknown_choice;
+use super::values::{cron, with_scheme};
 use crate::notify::template::{Part, Templates};
 use model::{NotifierConfig, NotifierKind};
 
@@ -100,7 +101,7 @@ impl Site<'_> {
         problems: &mut Problems,
     ) -> Option<&'v T> {
         if value.is_none() {
-            problems.value(self.table(), format!("a {kind} notifier needs `{key}`"));
+            problems.missing(self.table(), key, &format!("a {kind} notifier"));
         }
         value
     }
@@ -116,10 +117,24 @@ impl Site<'_> {
         problems: &mut Problems,
     ) -> Option<Url> {
         let Some(text) = text.or(default) else {
-            problems.value(self.table(), format!("a {kind} notifier needs `{key}`"));
+            problems.missing(self.table(), key, &format!("a {kind} notifier"));
             return None;
         };
-        match Url::parse(text) {
+        let parsed = Url::parse(text);
+        if !parsed
+            .as_ref()
+            .is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
+            && let Some(meant) = with_scheme(text)
+        {
+            // Only the scheme is named: the rest of such a URL may be a token.
+            let scheme = meant.split("://").next().unwrap_or("https");
+            problems.value(
+                self.key(key),
+                format!("{kind} `{key}` has no scheme: start it with `{scheme}://`"),
+            );
+            return None;
+        }
+        match parsed {
             Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => Some(u),
             Ok(_) => {
                 problems.value(
@@ -178,20 +193,21 @@ pub(super) fn validate(
 /// The kind the notifier names, if this version builds it; otherwise a problem says why not.
 fn kind(n: &RawNotifier, site: &Site<'_>, problems: &mut Problems) -> Option<&'static Kind> {
     let Some(name) = n.kind.as_deref() else {
-        problems.value(
-            site.table(),
-            format!("a [[notifier]] needs `kind` (one of {})", KINDS.join(", ")),
-        );
+        if !problems.has(&site.key("kind")) {
+            problems.value(
+                site.table(),
+                format!(
+                    "a [[notifier]] needs `kind`, one of {}, e.g. `kind = \"log\"`",
+                    KINDS.join(", ")
+                ),
+            );
+        }
         return None;
     };
     if !KINDS.contains(&name) {
         problems.value(
             site.key("kind"),
-            format!(
-                "unknown notifier kind `{}`; expected one of {}",
-                name,
-                KINDS.join(", ")
-            ),
+            unknown_choice("notifier kind", name, KINDS),
         );
         return None;
     }

@@ -12,7 +12,7 @@ use url::Url;
 
 use crate::config::{Config, FeedConfig};
 use crate::feed_state::{FeedState, PollRecord, PollResult, health_event};
-use crate::fetch::{FetchSettings, Fetcher, Outcome};
+use crate::fetch::{FetchSettings, Fetcher, Outcome, Reach};
 use crate::limits::Admission;
 use crate::parse::parse_feed;
 use crate::prepare::{CpuPool, Prepared, known_entries, prepare};
@@ -79,6 +79,7 @@ impl Poller {
             timeout: d.timeout,
             connect_timeout: d.connect_timeout,
             max_body: d.max_body,
+            allow_private_networks: d.allow_private_networks,
         })?;
         Ok(Self {
             store,
@@ -246,7 +247,9 @@ impl Poller {
 
     /// Fetch and run the CPU stage: everything a poll does before it writes.
     async fn attempt(&self, feed: &FeedConfig, url: &Url, state: &FeedState) -> Attempt {
-        let resp = match self.fetcher.fetch(url, &state.validators).await {
+        // Judged by the URL the operator wrote, also when polling the one it moved to.
+        let reach = Reach::written(&feed.url);
+        let resp = match self.fetcher.fetch(url, &state.validators, reach).await {
             Ok(resp) => resp,
             Err(e) => return Attempt::failed(e.to_string(), e.http_status(), e.retry_after()),
         };

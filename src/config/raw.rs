@@ -60,6 +60,7 @@ pub(super) struct RawDaemon {
     pub cache_max: Option<String>,
     pub story_window: Option<String>,
     pub log_format: Option<String>,
+    pub allow_private_networks: Option<bool>,
 }
 
 #[derive(Deserialize, Default)]

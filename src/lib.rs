@@ -18,6 +18,7 @@ pub mod fetch;
 pub mod hints;
 pub mod identity;
 pub mod limits;
+pub mod logfmt;
 pub mod netguard;
 pub mod notify;
 pub mod parse;

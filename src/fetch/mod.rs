@@ -6,9 +6,11 @@
 //! chain also lets each hop be judged by [`netguard`](crate::netguard): a literal address
 //! before the request, a name's DNS answers in the resolver the socket connects through.
 //!
-//! Two clients, one per [`Reach`]: a client has one resolver, and its connection pool must
-//! not hand a connection a private-allowed request opened to a public-only one for the same
-//! host. With `allow_private_networks` the one unfiltered client serves every request.
+//! Two clients, one per [`Reach`]: a client has one resolver, and a connection that a
+//! private-allowed request opened must never be reused by a public-only request for the same
+//! host, so each reach keeps its own pool. With `allow_private_networks` the one unfiltered
+//! client serves every request. Behind a proxy from the environment the proxy resolves the
+//! names: literal addresses and `localhost` are still refused, DNS answers are the proxy's.
 
 mod resolve;
 mod testnet;

@@ -2,7 +2,8 @@
 //!
 //! The modules follow the pipeline (DESIGN.md §1):
 //! [`config`] → [`scheduler`] (in-memory schedule; [`schedule`]: when a feed is next due;
-//! [`limits`]: which due poll starts next) → [`fetch`] (async HTTP) → [`prepare`] (the CPU
+//! [`limits`]: which due poll starts next) → [`fetch`] (async HTTP; [`netguard`]: where it
+//! may connect) → [`prepare`] (the CPU
 //! stage: [`parse`], text, [`identity`], topic matching) → [`store`] (one writer thread:
 //! items, stories, outbox) → [`notify`] (dispatcher and notifiers). [`poll`] is one poll of
 //! one feed through those stages, [`feed_state`] what a poll does to a feed; [`daemon`] wires
@@ -17,6 +18,8 @@ pub mod fetch;
 pub mod hints;
 pub mod identity;
 pub mod limits;
+pub mod logfmt;
+pub mod netguard;
 pub mod notify;
 pub mod parse;
 pub mod poll;

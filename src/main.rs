@@ -155,6 +155,9 @@ fn init_logging(verbose: bool) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        // Every field quoted and escaped when it is more than a word: feed text in a log
+        // line can neither forge fields or lines nor send escapes to a terminal.
+        .fmt_fields(feedwatch::logfmt::SafeFields)
         .with_writer(std::io::stderr)
         // Under systemd stderr is the journal, not a terminal: no colour codes there.
         .with_ansi(std::io::stderr().is_terminal())

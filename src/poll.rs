@@ -12,8 +12,7 @@ use url::Url;
 
 use crate::config::{Config, FeedConfig};
 use crate::feed_state::{FeedState, PollRecord, PollResult, health_event};
-use crate::fetch::Validators;
-use crate::fetch::{FetchSettings, Fetcher, Outcome};
+use crate::fetch::{FetchSettings, Fetcher, Outcome, Reach, Validators};
 use crate::limits::Admission;
 use crate::parse::{ParseError, parse_feed};
 use crate::prepare::{CpuPool, Prepared, known_entries, prepare};
@@ -80,6 +79,7 @@ impl Poller {
             timeout: d.timeout,
             connect_timeout: d.connect_timeout,
             max_body: d.max_body,
+            allow_private_networks: d.allow_private_networks,
         })?;
         Ok(Self {
             store,
@@ -255,14 +255,17 @@ impl Poller {
     /// names its feed (autodiscovery) is followed at once, and the feed is kept like a
     /// permanent move: polled at its own address from then on.
     async fn attempt(&self, feed: &FeedConfig, url: &Url, state: &FeedState) -> Attempt {
+        // Judged by the URL the operator wrote, also when polling the one it moved to.
+        let reach = Reach::written(&feed.url);
         let (mut attempt, discovered) = self
-            .fetch_and_read(feed, url, state, &state.validators)
+            .fetch_and_read(feed, url, state, &state.validators, reach)
             .await;
-        let Some(link) = discovered else {
+        let Some((link, reach)) = discovered else {
             return attempt;
         };
+        // The link is fetched with the page's reach: a public page cannot name a private feed.
         let (mut found, _) = self
-            .fetch_and_read(feed, &link, state, &Validators::default())
+            .fetch_and_read(feed, &link, state, &Validators::default(), reach)
             .await;
         match &found.result {
             PollResult::Fetched { .. } => {
@@ -299,8 +302,9 @@ impl Poller {
         url: &Url,
         state: &FeedState,
         validators: &Validators,
-    ) -> (Attempt, Option<Url>) {
-        let resp = match self.fetcher.fetch(url, validators).await {
+        reach: Reach,
+    ) -> (Attempt, Option<(Url, Reach)>) {
+        let resp = match self.fetcher.fetch(url, validators, reach).await {
             Ok(resp) => resp,
             Err(e) => {
                 return (
@@ -333,7 +337,7 @@ impl Poller {
                     ),
                     // Validators are not kept: the next poll must fetch the body again.
                     Err(ReadFailure::Discovered(link, error)) => {
-                        discovered = Some(link);
+                        discovered = Some((link, resp.reach));
                         (PollResult::Failed { error }, Prepared::default())
                     }
                     Err(ReadFailure::Error(error)) => {

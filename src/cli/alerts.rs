@@ -16,7 +16,7 @@ pub fn retry(cfg: Config, ids: Vec<String>) -> Result<ExitCode, Failure> {
         let store = Store::open_existing(&db, cfg.daemon.store)?;
         store.writer().retry_alerts(ids, Utc::now()).await
     })?;
-    println!("{n} alert(s) requeued");
+    say!("{n} alert(s) requeued");
     if n > 0
         && let Err(e) = control::notify(&db, &control::Request::Deliver)
     {
@@ -49,8 +49,8 @@ pub fn list(cfg: Config, status: Option<String>, json: bool) -> Result<ExitCode,
                 .story
                 .map(|s| format!("story {s:<6}"))
                 .unwrap_or_else(|| format!("{:<12}", ""));
-            println!(
-                "{:>6}  {}  {:<8} {:<20} {:<12} {} attempts {}  {}{}",
+            say!(
+                "{:>6}  {}  {:<8} {:<20} {:<12} {} attempts {}  {}",
                 a.id,
                 a.uid,
                 a.status,
@@ -58,11 +58,11 @@ pub fn list(cfg: Config, status: Option<String>, json: bool) -> Result<ExitCode,
                 a.notifier,
                 story,
                 a.attempts,
-                a.created,
-                a.last_error
-                    .map(|e| format!("\n        last error: {e}"))
-                    .unwrap_or_default()
+                a.created
             );
+            if let Some(e) = a.last_error {
+                say!("        last error: {e}");
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -30,11 +30,11 @@ pub fn reset(cfg: Config, name: String) -> Result<ExitCode, Failure> {
         },
     );
     match told {
-        Ok(true) => println!("{name}: reset; the running daemon polls it now"),
-        Ok(false) => println!(
+        Ok(true) => say!("{name}: reset; the running daemon polls it now"),
+        Ok(false) => say!(
             "{name}: reset; no daemon is running: `feedwatch poll {name}` or the next daemon start polls it"
         ),
-        Err(e) => println!(
+        Err(e) => say!(
             "{name}: reset; the running daemon could not be told ({e:#}): it polls the feed after its next restart"
         ),
     }
@@ -47,13 +47,18 @@ pub fn list(cfg: Config, json: bool) -> Result<ExitCode, Failure> {
     if json {
         print_json(&feeds)?;
     } else {
-        println!(
+        say!(
             "{:<24} {:<8} {:>4} {:>6}  {:<24} {:<24} URL / ERROR",
-            "NAME", "STATE", "HTTP", "ITEMS", "LAST POLL", "NEXT POLL"
+            "NAME",
+            "STATE",
+            "HTTP",
+            "ITEMS",
+            "LAST POLL",
+            "NEXT POLL"
         );
         for f in feeds {
-            println!(
-                "{:<24} {:<8} {:>4} {:>6}  {:<24} {:<24} {}{}{}",
+            say!(
+                "{:<24} {:<8} {:>4} {:>6}  {:<24} {:<24} {}",
                 f.name,
                 f.state,
                 f.http_status
@@ -66,16 +71,14 @@ pub fn list(cfg: Config, json: bool) -> Result<ExitCode, Failure> {
                     (Some(t), None) => t.clone(),
                     (None, _) => "-".into(),
                 },
-                f.url,
-                if f.repairs.is_empty() {
-                    String::new()
-                } else {
-                    format!("\n    repaired: {}", f.repairs.join(", "))
-                },
-                f.error
-                    .map(|e| format!("\n    error: {e}"))
-                    .unwrap_or_default()
+                f.url
             );
+            if !f.repairs.is_empty() {
+                say!("    repaired: {}", f.repairs.join(", "));
+            }
+            if let Some(e) = f.error {
+                say!("    error: {e}");
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

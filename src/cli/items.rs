@@ -54,12 +54,12 @@ pub fn items(cfg: Config, args: ItemsArgs) -> Result<ExitCode, Failure> {
         print_json(&items)?;
     } else {
         for i in items {
-            println!("{:>6}  {}  {:<16} {}", i.id, i.first_seen, i.feed, i.title);
+            say!("{:>6}  {}  {:<16} {}", i.id, i.first_seen, i.feed, i.title);
             if let Some(u) = &i.url {
-                println!("        {u}");
+                say!("        {u}");
             }
             if !i.topics.is_empty() {
-                println!("        topics: {}", i.topics.join(", "));
+                say!("        topics: {}", i.topics.join(", "));
             }
         }
     }
@@ -85,9 +85,9 @@ pub fn stories(
         } else {
             format!("  [{}]", s.topics.join(", "))
         };
-        println!("story {}  {}  {}{topics}", s.id, s.first_seen, s.title);
+        say!("story {}  {}  {}{topics}", s.id, s.first_seen, s.title);
         for c in &s.sources {
-            println!(
+            say!(
                 "    {:<20} {}  {}",
                 c.feed,
                 c.url.as_deref().unwrap_or("-"),
@@ -128,11 +128,11 @@ pub fn search(
     }
     for f in found {
         let i = &f.item;
-        println!("{:>6}  {}  {:<16} {}", i.id, i.first_seen, i.feed, i.title);
+        say!("{:>6}  {}  {:<16} {}", i.id, i.first_seen, i.feed, i.title);
         if let Some(u) = &i.url {
-            println!("        {u}");
+            say!("        {u}");
         }
-        println!(
+        say!(
             "        story {}; matched: {}",
             i.story,
             f.matched_terms.join(", ")
@@ -155,9 +155,9 @@ fn match_text(query: &Query, text: &str, json: bool) -> Result<ExitCode, Failure
         return Ok(ExitCode::SUCCESS);
     }
     if explanation.matches {
-        println!("matches: {}", explanation.matched_terms.join(", "));
+        say!("matches: {}", explanation.matched_terms.join(", "));
     } else {
-        println!("does not match");
+        say!("does not match");
     }
     for t in &explanation.terms {
         let mark = match (t.hit, t.negated) {
@@ -165,7 +165,7 @@ fn match_text(query: &Query, text: &str, json: bool) -> Result<ExitCode, Failure
             (true, true) => "found (counts against)",
             (false, _) => "not found",
         };
-        println!("  {:<30} {:<8} {:<7} {mark}", t.term, t.field, t.kind);
+        say!("  {:<30} {:<8} {:<7} {mark}", t.term, t.field, t.kind);
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -252,16 +252,19 @@ pub fn matches(cfg: Config, args: MatchArgs) -> Result<ExitCode, Failure> {
         print_json(&rows)?;
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
+    say!(
         "{} stories would have alerted (newest first; nothing was sent):",
         rows.len()
     );
     for r in rows {
-        println!(
+        say!(
             "{:>6}  {}  {:<16} {}",
-            r.item, r.first_seen, r.feed, r.title
+            r.item,
+            r.first_seen,
+            r.feed,
+            r.title
         );
-        println!("        matched: {}", r.matched_terms.join(", "));
+        say!("        matched: {}", r.matched_terms.join(", "));
     }
     Ok(ExitCode::SUCCESS)
 }

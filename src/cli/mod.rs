@@ -1,6 +1,15 @@
 //! The commands: each module opens what it needs, calls into the library and prints. Nothing
 //! here decides anything the daemon also decides.
 
+/// Print one line meant for a person, escaped: feed text can carry control characters (a
+/// clear-screen, a fake prompt, a newline that forges a line), and this is the one place
+/// output goes through. One call, one line.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::cli::print_text(&format!($($arg)*))
+    };
+}
+
 pub mod alerts;
 pub mod feeds;
 pub mod items;
@@ -32,6 +41,10 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
         .enable_all()
         .build()
         .context("starting the async runtime")?)
+}
+
+pub fn print_text(line: &str) {
+    println!("{}", feedwatch::text::for_terminal(line));
 }
 
 pub fn print_json<T: Serialize>(v: &T) -> Result<(), Failure> {

@@ -115,7 +115,7 @@ pub fn run(cfg: Config, names: Vec<String>, json: bool) -> Result<ExitCode, Fail
         print_json(&summary)?;
     } else {
         for f in &summary.feeds {
-            println!(
+            say!(
                 "{:<24} {:<12} {:>4} {:>4} new{}",
                 f.name,
                 f.status,
@@ -129,9 +129,12 @@ pub fn run(cfg: Config, names: Vec<String>, json: bool) -> Result<ExitCode, Fail
                     .unwrap_or_default()
             );
         }
-        println!(
+        say!(
             "{} new items; alerts: {} sent, {} pending, {} failed",
-            summary.new_items, summary.alerts_sent, summary.alerts_pending, summary.alerts_failed
+            summary.new_items,
+            summary.alerts_sent,
+            summary.alerts_pending,
+            summary.alerts_failed
         );
     }
     // A feed that failed makes the exit status 1, so a cron job or script notices.

@@ -16,7 +16,7 @@ pub fn run(cfg: Config) -> Result<ExitCode, Failure> {
         .checked_sub_signed(age)
         .ok_or_else(|| Failure::Usage("`retention` is too long".into()))?;
     let p = runtime()?.block_on(store.writer().prune(before))?;
-    println!(
+    say!(
         "pruned {} items, {} stories and {} delivered alerts first seen before {}; {} expired keys dropped (the keys of pruned items are kept, so they never come back as new)",
         p.items,
         p.stories,

@@ -82,6 +82,7 @@ pub(super) fn validate(
             story_window,
         },
         give_up_after,
+        allow_private_networks: d.allow_private_networks.unwrap_or(false),
     })
 }
 

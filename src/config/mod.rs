@@ -113,6 +113,9 @@ pub struct DaemonConfig {
     pub store: crate::store::StoreOptions,
     /// How long the database may refuse every write before the daemon exits (to be restarted).
     pub give_up_after: Duration,
+    /// Whether a redirect, an autodiscovery link or a DNS answer may lead a fetch that started
+    /// at a public address into a private network (default false; see [`crate::netguard`]).
+    pub allow_private_networks: bool,
 }
 
 /// `log_format`: how the daemon writes its log.

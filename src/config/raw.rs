@@ -43,6 +43,7 @@ pub(super) struct RawDaemon {
     pub cache_max: Option<String>,
     pub story_window: Option<String>,
     pub log_format: Option<String>,
+    pub allow_private_networks: Option<bool>,
 }
 
 #[derive(Default)]
@@ -181,6 +182,7 @@ fn daemon(f: Fields<'_, '_>) -> RawDaemon {
         cache_max: f.text("cache_max"),
         story_window: f.text("story_window"),
         log_format: f.text("log_format"),
+        allow_private_networks: f.flag("allow_private_networks"),
     }
 }
 
@@ -287,6 +289,7 @@ mod tests {
             d.cache_max.is_some(),
             d.story_window.is_some(),
             d.log_format.is_some(),
+            d.allow_private_networks.is_some(),
         ];
         assert_eq!(daemon_set.len(), schema::DAEMON.len());
         assert!(daemon_set.iter().all(|s| *s), "{daemon_set:?}");

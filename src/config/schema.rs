@@ -70,6 +70,7 @@ pub(super) const DAEMON: &[Key] = &[
     k("cache_max", Duration, &[r#""24h""#]),
     k("story_window", Duration, &[r#""72h""#]),
     k("log_format", Text, &[r#""auto""#]),
+    k("allow_private_networks", Flag, &["false"]),
 ];
 
 pub(super) const HTTP: &[Key] = &[k("listen", Text, &[r#""127.0.0.1:9187""#])];

@@ -145,6 +145,22 @@ impl ParseError {
             ParseError::Panicked(_) => "panicked",
         }
     }
+
+    /// The texts this error carries, as [`crate::text::one_line`] cleans them.
+    fn cleaned(self) -> Self {
+        let c = |s: String| crate::text::one_line(&s);
+        match self {
+            ParseError::NotAFeed(m) => ParseError::NotAFeed(c(m)),
+            ParseError::Malformed(m) => ParseError::Malformed(c(m)),
+            ParseError::Truncated(m) => ParseError::Truncated(c(m)),
+            ParseError::Invalid(m) => ParseError::Invalid(c(m)),
+            ParseError::Panicked(m) => ParseError::Panicked(c(m)),
+            other @ (ParseError::Empty
+            | ParseError::Html { .. }
+            | ParseError::Binary(_)
+            | ParseError::EntityBomb) => other,
+        }
+    }
 }
 
 fn html_message(feeds: &[Url]) -> String {
@@ -158,8 +174,18 @@ fn html_message(feeds: &[Url]) -> String {
     }
 }
 
-/// Parse a feed document fetched from `base` (which resolves relative links).
+/// Parse a feed document fetched from `base` (which resolves relative links). An error
+/// message that quotes the document (a tag name, a parser's complaint) comes without control
+/// or bidirectional characters, on one line.
 pub fn parse_feed(
+    body: &[u8],
+    content_type: Option<&str>,
+    base: &Url,
+) -> Result<ParsedFeed, ParseError> {
+    parse_document(body, content_type, base).map_err(ParseError::cleaned)
+}
+
+fn parse_document(
     body: &[u8],
     content_type: Option<&str>,
     base: &Url,
@@ -348,6 +374,23 @@ mod tests {
         )
         .unwrap_err();
         assert!(matches!(e, ParseError::Truncated(_)), "{e}");
+    }
+
+    #[test]
+    fn errors_quoting_the_document_carry_no_control_characters() {
+        let docs: [&[u8]; 3] = [
+            b"<rss version=\"2.0\"><channel><it\x1b[2Jem\xe2\x80\xae><title>x</title></channel></rss>",
+            b"<rss version=\"2.0\"><channel><title>x</title></chan\x1b]0;t\x07nel></rss>",
+            b"<\xc2\x9b31m\x1b[5mroot/>",
+        ];
+        for doc in docs {
+            let e = parse_feed(doc, None, &base()).unwrap_err().to_string();
+            assert!(!e.contains(['\x1b', '\u{9b}', '\u{202e}', '\x07']), "{e:?}");
+            assert!(
+                e.contains('<'),
+                "the message still quotes the document: {e:?}"
+            );
+        }
     }
 
     fn names(f: &ParsedFeed) -> Vec<String> {

@@ -59,7 +59,8 @@ pub fn raw_entry(e: Entry, base: &Url) -> RawItem {
         .or_else(|| e.links.first())
         .and_then(|l| base.join(l.href.trim()).ok())
         .map(|u| u.to_string());
-    let guid = Some(e.id.trim().to_string()).filter(|s| !s.is_empty());
+    // Cleaned like every other text: a guid is shown (`items --json`) as well as compared.
+    let guid = Some(crate::text::clean(&e.id).trim().to_string()).filter(|s| !s.is_empty());
     RawItem {
         guid,
         title: e.title.map(|t| t.content).unwrap_or_default(),
@@ -104,5 +105,13 @@ mod tests {
         let item = raw_entry(feed.entries.into_iter().next().expect("entry"), &base());
         assert_eq!(item.guid, None);
         assert_eq!(item.link.as_deref(), Some("https://x.example/1"));
+    }
+
+    #[test]
+    fn guids_lose_control_and_bidi_characters() {
+        let doc = "<rss version=\"2.0\"><channel><title>t</title><item><title>x</title><guid isPermaLink=\"false\">\u{1b}[2Jid-\u{202e}7\u{9b}</guid></item></channel></rss>";
+        let feed = read(doc, &base()).expect("reads");
+        let item = raw_entry(feed.entries.into_iter().next().expect("entry"), &base());
+        assert_eq!(item.guid.as_deref(), Some("[2Jid-7"));
     }
 }

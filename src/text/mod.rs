@@ -8,6 +8,8 @@
 //! - [`clean`]: removes C0 controls (but `\t` and `\n`), DEL, C1 controls, bidirectional
 //!   embeddings, overrides and isolates, and direction marks.
 //! - [`one_line`], [`excerpt`]: titles and alert excerpts.
+//! - [`for_terminal`]: what is left (or was stored before cleaning) shown as visible escapes,
+//!   for terminal output; the log writer ([`crate::logfmt`]) escapes the same characters.
 //!
 //! Whitespace is what Unicode calls whitespace (`char::is_whitespace`, so no-break and
 //! ideographic spaces too); it is read before cleaning, so a vertical tab or a NEL separates
@@ -15,6 +17,7 @@
 
 mod entities;
 mod entity_table;
+mod escape;
 mod html;
 mod lines;
 mod tag;
@@ -24,6 +27,8 @@ mod tests;
 
 use std::borrow::Cow;
 
+pub use escape::for_terminal;
+pub(crate) use escape::{needs_escape, push_escaped};
 use lines::{Lines, is_hostile};
 
 /// What a reader of an alert or a search result should see for `s`, an HTML fragment, a

@@ -1,15 +1,31 @@
-//! HTTP: one conditional GET of a feed, redirects followed by hand, body capped.
+//! HTTP: one conditional GET of a feed, redirects followed by hand, body capped, and no way
+//! from a public address into a private network.
 //!
 //! Redirects are followed here rather than by reqwest so that we know whether every hop was
-//! permanent (301/308): only then has the feed moved for good (DESIGN.md §6).
+//! permanent (301/308): only then has the feed moved for good (DESIGN.md §6). Knowing the
+//! chain also lets each hop be judged by [`netguard`](crate::netguard): a literal address
+//! before the request, a name's DNS answers in the resolver the socket connects through.
+//!
+//! Two clients, one per [`Reach`]: a client has one resolver, and a connection that a
+//! private-allowed request opened must never be reused by a public-only request for the same
+//! host, so each reach keeps its own pool. With `allow_private_networks` the one unfiltered
+//! client serves every request. Behind a proxy from the environment the proxy resolves the
+//! names: literal addresses and `localhost` are still refused, DNS answers are the proxy's.
+
+mod resolve;
+mod testnet;
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use url::Url;
+
+pub use crate::netguard::Reach;
+use crate::netguard::{self, Refusal, Via};
 
 const MAX_REDIRECTS: usize = 5;
 const ACCEPT: &str = "application/rss+xml, application/atom+xml, application/feed+json, \
@@ -45,6 +61,9 @@ pub struct Response {
     pub moved_to: Option<Url>,
     /// How long the response says it stays fresh (Cache-Control, Expires).
     pub hint: Option<crate::hints::Hint>,
+    /// Where a request that follows from this response (an autodiscovery link the page
+    /// names) may connect: pass it to [`Fetcher::fetch`] for that link.
+    pub reach: Reach,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -68,6 +87,9 @@ pub enum FetchError {
     UnaskedNotModified,
     #[error("redirect without a usable Location header")]
     BadRedirect,
+    /// The request would have connected from public space into a private network.
+    #[error("{0}")]
+    Refused(Refusal),
     #[error("{0}")]
     Network(String),
 }
@@ -95,32 +117,48 @@ pub struct FetchSettings {
     pub timeout: Duration,
     pub connect_timeout: Duration,
     pub max_body: u64,
+    /// `[daemon] allow_private_networks`: every request may connect anywhere.
+    pub allow_private_networks: bool,
 }
 
 #[derive(Clone)]
 pub struct Fetcher {
-    client: reqwest::Client,
+    /// Connects anywhere: chains that started in private space, or every chain when
+    /// private networks are allowed.
+    anywhere: reqwest::Client,
+    /// Connects only to public addresses.
+    public: reqwest::Client,
     settings: FetchSettings,
 }
 
 impl Fetcher {
     pub fn new(settings: FetchSettings) -> anyhow::Result<Self> {
-        let client = reqwest::Client::builder()
-            .user_agent(&settings.user_agent)
-            .redirect(reqwest::redirect::Policy::none())
-            .referer(false)
-            .connect_timeout(settings.connect_timeout)
-            .timeout(settings.timeout)
-            .build()
-            .map_err(|e| anyhow::anyhow!("building the HTTP client: {e}"))?;
-        Ok(Self { client, settings })
+        let exempt = resolve::proxy_hosts();
+        let anywhere = client(&settings, resolve::Guarded::new(false, Arc::clone(&exempt)))?;
+        let public = if settings.allow_private_networks {
+            anywhere.clone()
+        } else {
+            client(&settings, resolve::Guarded::new(true, exempt))?
+        };
+        Ok(Self {
+            anywhere,
+            public,
+            settings,
+        })
     }
 
-    /// GET `url`, sending `validators` back. The whole exchange, redirects and body included,
-    /// must finish within the configured timeout.
-    pub async fn fetch(&self, url: &Url, validators: &Validators) -> Result<Response, FetchError> {
+    /// GET `url`, sending `validators` back, connecting only where `reach` allows: for a
+    /// feed, [`Reach::written`] of its *configured* URL (even when polling the address it
+    /// moved to); for an autodiscovery link, the page's [`Response::reach`]. The whole
+    /// exchange, redirects and body included, must finish within the configured timeout.
+    pub async fn fetch(
+        &self,
+        url: &Url,
+        validators: &Validators,
+        reach: Reach,
+    ) -> Result<Response, FetchError> {
         let limit = self.settings.timeout;
-        match tokio::time::timeout(limit, self.fetch_inner(url, validators)).await {
+        match tokio::time::timeout(limit, self.fetch_inner(url, validators, reach)).await {
             Ok(r) => r,
             Err(_) => Err(FetchError::Timeout(limit)),
         }
@@ -130,25 +168,42 @@ impl Fetcher {
         &self,
         url: &Url,
         validators: &Validators,
+        reach: Reach,
     ) -> Result<Response, FetchError> {
+        let mut reach = if self.settings.allow_private_networks {
+            Reach::Anywhere
+        } else {
+            reach
+        };
         let mut current = url.clone();
         let mut visited = HashSet::from([current.clone()]);
         let mut all_permanent = true;
-        for _hop in 0..=MAX_REDIRECTS {
-            let resp = self
-                .client
+        for hop in 0..=MAX_REDIRECTS {
+            let via = if hop == 0 { Via::Start } else { Via::Redirect };
+            netguard::check_host(&current, reach, via, resolve::judge)
+                .map_err(FetchError::Refused)?;
+            let client = match reach {
+                Reach::Anywhere => &self.anywhere,
+                Reach::PublicOnly => &self.public,
+            };
+            let resp = client
                 .get(current.clone())
                 .headers(request_headers(validators))
                 .send()
                 .await
-                .map_err(|e| FetchError::Network(describe(&e)))?;
+                .map_err(|e| network_error(&e))?;
+            if let Some(addr) = resp.remote_addr()
+                && !self.settings.allow_private_networks
+            {
+                reach = reach.after_connect(addr.ip(), resolve::judge);
+            }
             let status = resp.status();
             if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
                 let next = resp
                     .headers()
                     .get(header::LOCATION)
                     .and_then(|v| v.to_str().ok())
-                    .and_then(|loc| current.join(loc).ok())
+                    .and_then(|loc| next_hop(&current, loc))
                     .ok_or(FetchError::BadRedirect)?;
                 all_permanent &= is_permanent_redirect(status);
                 if !visited.insert(next.clone()) {
@@ -159,7 +214,7 @@ impl Fetcher {
             }
             let moved_to = (all_permanent && current != *url).then(|| current.clone());
             let conditional = validators.etag.is_some() || validators.last_modified.is_some();
-            return self.finish(resp, moved_to, conditional).await;
+            return self.finish(resp, moved_to, conditional, reach).await;
         }
         Err(FetchError::TooManyRedirects)
     }
@@ -169,6 +224,7 @@ impl Fetcher {
         mut resp: reqwest::Response,
         moved_to: Option<Url>,
         conditional: bool,
+        reach: Reach,
     ) -> Result<Response, FetchError> {
         let status = resp.status();
         let code = status.as_u16();
@@ -226,8 +282,34 @@ impl Fetcher {
             status: code,
             moved_to,
             hint,
+            reach,
         })
     }
+}
+
+fn client(settings: &FetchSettings, resolver: resolve::Guarded) -> anyhow::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .user_agent(&settings.user_agent)
+        .redirect(reqwest::redirect::Policy::none())
+        .referer(false)
+        .connect_timeout(settings.connect_timeout)
+        .timeout(settings.timeout)
+        .dns_resolver(resolver)
+        .build()
+        .map_err(|e| anyhow::anyhow!("building the HTTP client: {e}"))
+}
+
+/// Where a redirect from `current` to `location` leads. Credentials written in the feed's
+/// URL go along only while the origin stays the same (a relative Location keeps them; to
+/// another scheme, host or port they are dropped).
+fn next_hop(current: &Url, location: &str) -> Option<Url> {
+    let mut next = current.join(location).ok()?;
+    if next.origin() != current.origin() {
+        // Both only fail for URLs that cannot carry credentials at all.
+        let _ = next.set_username("");
+        let _ = next.set_password(None);
+    }
+    Some(next)
 }
 
 fn request_headers(v: &Validators) -> HeaderMap {
@@ -257,11 +339,7 @@ async fn read_capped(resp: &mut reqwest::Response, limit: u64) -> Result<Vec<u8>
     // instead of doubling through every power of two up to the body's size.
     let expected = resp.content_length().unwrap_or(64 * 1024).min(limit);
     let mut body = Vec::with_capacity(usize::try_from(expected).unwrap_or(0));
-    while let Some(chunk) = resp
-        .chunk()
-        .await
-        .map_err(|e| FetchError::Network(describe(&e)))?
-    {
+    while let Some(chunk) = resp.chunk().await.map_err(|e| network_error(&e))? {
         if body.len() as u64 + chunk.len() as u64 > limit {
             return Err(FetchError::TooLarge { limit });
         }
@@ -275,6 +353,19 @@ fn is_permanent_redirect(s: StatusCode) -> bool {
         s,
         StatusCode::MOVED_PERMANENTLY | StatusCode::PERMANENT_REDIRECT
     )
+}
+
+/// A transport failure: our resolver's refusal when that is what stopped it, else what
+/// failed, on one clean line (the chain can quote what a server sent).
+fn network_error(e: &reqwest::Error) -> FetchError {
+    let mut src: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = src {
+        if let Some(refusal) = s.downcast_ref::<Refusal>() {
+            return FetchError::Refused(refusal.clone());
+        }
+        src = s.source();
+    }
+    FetchError::Network(crate::text::one_line(&describe(e)))
 }
 
 /// reqwest's Display hides the cause ("error sending request"); the chain says what failed.
@@ -322,6 +413,27 @@ mod tests {
             Some(now + chrono::Duration::hours(1))
         );
         assert_eq!(parse_retry_after("soon", now), None);
+    }
+
+    #[test]
+    fn credentials_stay_with_their_origin() {
+        let feed = Url::parse("https://reader:s3cret@feeds.example/private.xml").unwrap();
+        let same = next_hop(&feed, "/moved.xml").unwrap();
+        assert_eq!(
+            same.as_str(),
+            "https://reader:s3cret@feeds.example/moved.xml"
+        );
+        for location in [
+            "https://cdn.example/private.xml",
+            "//cdn.example/private.xml",
+            "http://feeds.example/private.xml",
+            "https://feeds.example:8443/private.xml",
+            "https://reader:s3cret@cdn.example/private.xml",
+        ] {
+            let next = next_hop(&feed, location).unwrap();
+            assert_eq!(next.username(), "", "{location}");
+            assert_eq!(next.password(), None, "{location}");
+        }
     }
 
     #[test]

@@ -118,36 +118,40 @@ fn replace_file(path: &Path, text: &str) -> Result<(), Failure> {
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let mut tmp = tempfile_in(dir, &target)?;
-    tmp.1
-        .write_all(text.as_bytes())
-        .and_then(|()| tmp.1.sync_all())
-        .with_context(|| format!("writing {}", tmp.0.display()))?;
-    if let Ok(meta) = std::fs::metadata(&target) {
-        std::fs::set_permissions(&tmp.0, meta.permissions())
-            .with_context(|| format!("setting the permissions of {}", tmp.0.display()))?;
-    }
-    if let Err(e) = std::fs::rename(&tmp.0, &target) {
-        let _ = std::fs::remove_file(&tmp.0);
-        return Err(anyhow::Error::from(e)
-            .context(format!("replacing {}", target.display()))
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "config".into());
+    let tmp = dir.join(format!(".{name}.feedwatch-{}", std::process::id()));
+    let written = write_new(&tmp, text, std::fs::metadata(&target).ok())
+        .and_then(|()| std::fs::rename(&tmp, &target).context("renaming it into place"));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e
+            .context(format!(
+                "replacing {} (it is left as it was)",
+                target.display()
+            ))
             .into());
     }
     Ok(())
 }
 
-fn tempfile_in(dir: &Path, target: &Path) -> Result<(std::path::PathBuf, std::fs::File), Failure> {
-    let name = target
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "config".into());
-    let path = dir.join(format!(".{name}.feedwatch-{}", std::process::id()));
-    let file = std::fs::OpenOptions::new()
+/// Write `text` to a new file at `path`, synced, with the permissions of `like` if given.
+fn write_new(path: &Path, text: &str, like: Option<std::fs::Metadata>) -> anyhow::Result<()> {
+    let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
-        .open(&path)
+        .open(path)
         .with_context(|| format!("creating {}", path.display()))?;
-    Ok((path, file))
+    file.write_all(text.as_bytes())
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("writing {}", path.display()))?;
+    if let Some(meta) = like {
+        std::fs::set_permissions(path, meta.permissions())
+            .with_context(|| format!("setting the permissions of {}", path.display()))?;
+    }
+    Ok(())
 }
 
 pub fn export(cfg: Config) -> Result<ExitCode, Failure> {

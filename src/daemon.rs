@@ -80,6 +80,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         control: control_rx,
         tasks: JoinSet::new(),
         in_flight: HashMap::new(),
+        polls: control::PollWaiters::default(),
     }
     .run(shutdown.clone())
     .await;
@@ -151,10 +152,12 @@ struct Loop {
     poller: Poller,
     schedule: Schedule,
     wake_dispatcher: Arc<Notify>,
-    control: mpsc::Receiver<control::Request>,
+    control: mpsc::Receiver<control::Incoming>,
     tasks: JoinSet<PollDone>,
     /// Poll task → (slot, host), to hand its result back to the schedule.
     in_flight: HashMap<tokio::task::Id, (usize, String)>,
+    /// `feedwatch poll` requests waiting for their feeds.
+    polls: control::PollWaiters,
 }
 
 impl Loop {
@@ -292,13 +295,22 @@ impl Loop {
         if let Some((slot, host)) = self.in_flight.remove(&id) {
             self.schedule.finished(slot, &host, &done, Utc::now());
         }
+        self.polls.finished(&done.report);
     }
 
-    async fn handle(&mut self, req: control::Request) {
-        match req {
-            control::Request::Deliver => self.wake_dispatcher.notify_one(),
-            control::Request::FeedsChanged { feeds } => {
-                let store = Arc::clone(&self.poller.store);
+    /// A request from a CLI command (see [`control`]): the work is done with this daemon's
+    /// config and schedule, and answered on the request's connection.
+    async fn handle(&mut self, incoming: control::Incoming) {
+        use control::{Answer, Request};
+        let control::Incoming { request, reply } = incoming;
+        let store = Arc::clone(&self.poller.store);
+        let config = Arc::clone(&self.poller.config);
+        match request {
+            Request::Deliver => {
+                self.wake_dispatcher.notify_one();
+                reply.ok("");
+            }
+            Request::FeedsChanged { feeds } => {
                 let states = store
                     .read_async(move |c| {
                         feeds
@@ -313,9 +325,49 @@ impl Loop {
                             tracing::info!(feed = %s.name, state = s.status.as_str(), "feed state changed by another process");
                             self.schedule.replace(s, Utc::now());
                         }
+                        reply.ok("");
                     }
-                    Err(e) => tracing::error!(error = %format!("{e:#}"), "reading changed feeds"),
+                    Err(e) => {
+                        tracing::error!(error = %format!("{e:#}"), "reading changed feeds");
+                        reply.refuse(format!("reading the changed feeds failed: {e:#}"));
+                    }
                 }
+            }
+            Request::Status => reply.answer(Answer::Status(control::DaemonStatus::of(
+                &config,
+                &store,
+                self.schedule.len(),
+                self.schedule.polling(),
+            ))),
+            Request::Poll { feeds } => {
+                let now = Utc::now();
+                let schedule = &mut self.schedule;
+                match control::plan_poll(&config, feeds, |name, named| {
+                    schedule.poll_now(name, now, named)
+                }) {
+                    Ok(plan) => {
+                        tracing::info!(feeds = plan.waiting.len(), "polling now, as asked");
+                        self.polls.wait(plan, reply);
+                    }
+                    Err(message) => reply.refuse(message),
+                }
+            }
+            Request::Reset { feed } => match control::requests::reset(&store, &config, &feed).await
+            {
+                Ok(state) => {
+                    tracing::info!(feed = %feed, "feed reset, as asked; polling it now");
+                    self.schedule.replace(state, Utc::now());
+                    reply.ok(format!("{feed}: reset; the daemon polls it now"));
+                }
+                Err(message) => reply.refuse(message),
+            },
+            Request::Retry { ids } => {
+                let wake = Arc::clone(&self.wake_dispatcher);
+                tokio::spawn(control::requests::retry(store, wake, ids, reply));
+            }
+            Request::Prune => {
+                let retention = config.daemon.retention;
+                tokio::spawn(control::requests::prune(store, retention, reply));
             }
         }
     }

@@ -21,6 +21,7 @@ pub mod limits;
 pub mod logfmt;
 pub mod netguard;
 pub mod notify;
+pub mod opml;
 pub mod parse;
 pub mod poll;
 pub mod prepare;

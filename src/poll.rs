@@ -397,10 +397,12 @@ impl Poller {
         }
     }
 
-    /// Poll every feed of `feeds` now, within the configured limits, and report in their order.
+    /// Poll every feed of `feeds` now, within the configured limits, and report in their order;
+    /// `on_done` sees each report as its poll ends (for progress).
     pub async fn sweep(
         &self,
         feeds: Vec<(FeedConfig, FeedState)>,
+        mut on_done: impl FnMut(&FeedReport),
     ) -> Vec<(FeedReport, Option<FeedState>)> {
         let d = &self.config.daemon;
         let mut admission = Admission::new(d.concurrency, d.per_host);
@@ -425,6 +427,7 @@ impl Poller {
             match done {
                 Ok((i, host, done)) => {
                     admission.finish(&host);
+                    on_done(&done.report);
                     slots[i] = Some((done.report, done.state));
                 }
                 // Only cancellation ends a guarded poll task early.

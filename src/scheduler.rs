@@ -197,6 +197,41 @@ impl Schedule {
     pub fn state(&self, name: &str) -> Option<&FeedState> {
         self.by_name.get(name).map(|&i| &self.slots[i].state)
     }
+
+    /// Someone asked for feed `name` to be polled now (`feedwatch poll` while the daemon
+    /// runs): make it due at once, unless it is polling already (that poll's result answers)
+    /// or gone and not asked for by name. `None` for a feed that is not configured.
+    pub fn poll_now(
+        &mut self,
+        name: &str,
+        now: DateTime<Utc>,
+        even_if_gone: bool,
+    ) -> Option<PollNow> {
+        let &i = self.by_name.get(name)?;
+        let slot = &mut self.slots[i];
+        if slot.busy {
+            return Some(PollNow::AlreadyPolling);
+        }
+        if slot.state.is_gone() && !even_if_gone {
+            return Some(PollNow::Gone);
+        }
+        slot.generation += 1;
+        // A poll that could not be recorded still holds the feed back (the database is
+        // refusing writes: fetching again would only repeat that).
+        let due = slot.held_until.map_or(now, |h| h.max(now));
+        self.heap.push(Reverse((due, i, slot.generation)));
+        Some(PollNow::Due)
+    }
+}
+
+/// What [`Schedule::poll_now`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PollNow {
+    /// Due now: the next [`Schedule::start_due`] starts it.
+    Due,
+    AlreadyPolling,
+    /// Gone (410) and not named: polled again only after `feeds reset`.
+    Gone,
 }
 
 #[cfg(test)]
@@ -318,6 +353,40 @@ mod tests {
             },
             now
         ));
+    }
+
+    #[test]
+    fn a_poll_asked_for_starts_now_once_and_gone_feeds_only_when_named() {
+        let now = at("2026-01-01T10:00:00Z");
+        let later = FeedState {
+            name: "f".into(),
+            next_poll: Some(at("2026-01-01T11:00:00Z")),
+            ..Default::default()
+        };
+        let gone = FeedState {
+            name: "g".into(),
+            status: Status::Gone,
+            ..Default::default()
+        };
+        let mut s = Schedule::new(
+            config(&[("f", "a"), ("g", "b")], 10, 2),
+            HashMap::from([("f".into(), later), ("g".into(), gone)]),
+            now,
+        );
+        assert!(s.start_due(now).is_empty());
+        assert_eq!(s.poll_now("f", now, false), Some(PollNow::Due));
+        assert_eq!(s.poll_now("g", now, false), Some(PollNow::Gone));
+        assert_eq!(s.poll_now("nope", now, true), None);
+        let started = s.start_due(now);
+        assert_eq!(names(&started), ["f"]);
+        assert_eq!(s.poll_now("f", now, false), Some(PollNow::AlreadyPolling));
+        assert!(s.start_due(now).is_empty(), "never two polls of one feed");
+        let mut polled = started[0].state.clone();
+        polled.next_poll = Some(at("2026-01-01T11:00:00Z"));
+        s.finished(started[0].slot, &started[0].host, &done(Some(polled)), now);
+        assert!(s.start_due(now).is_empty(), "back on its schedule");
+        assert_eq!(s.poll_now("g", now, true), Some(PollNow::Due));
+        assert_eq!(names(&s.start_due(now)), ["g"]);
     }
 
     #[test]

@@ -204,10 +204,18 @@ mod tests {
         }
         assert_eq!(drain(&mut a), [("a".into(), 0)]);
         a.set_limits(4, 3);
-        assert_eq!(drain(&mut a).len(), 2, "a raised per-host limit starts waiting jobs");
+        assert_eq!(
+            drain(&mut a).len(),
+            2,
+            "a raised per-host limit starts waiting jobs"
+        );
         a.set_limits(1, 3);
         a.finish("a");
-        assert_eq!(a.pop(), None, "two still run, above the lowered global limit");
+        assert_eq!(
+            a.pop(),
+            None,
+            "two still run, above the lowered global limit"
+        );
         a.finish("a");
         a.finish("a");
         assert_eq!(a.pop(), Some(("a".into(), 3)));

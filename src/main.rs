@@ -2,7 +2,6 @@
 
 mod cli;
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -135,7 +134,7 @@ fn parse_since(s: &str) -> Result<std::time::Duration, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(matches!(cli.command, Command::Run | Command::Poll { .. }));
+    feedwatch::logging::init(matches!(cli.command, Command::Run | Command::Poll { .. }));
     match dispatch(cli) {
         Ok(code) => code,
         Err(Failure::Usage(msg)) => {
@@ -147,21 +146,6 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
-}
-
-fn init_logging(verbose: bool) {
-    let default = if verbose { "info" } else { "warn" };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        // Every field quoted and escaped when it is more than a word: feed text in a log
-        // line can neither forge fields or lines nor send escapes to a terminal.
-        .fmt_fields(feedwatch::logfmt::SafeFields)
-        .with_writer(std::io::stderr)
-        // Under systemd stderr is the journal, not a terminal: no colour codes there.
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
 }
 
 fn load_config(cli: &Cli) -> Result<Config, Failure> {

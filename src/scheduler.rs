@@ -425,7 +425,12 @@ mod tests {
     #[test]
     fn a_reload_keeps_remaining_feeds_takes_moved_ones_and_forgets_removed_ones() {
         let now = at("2026-01-01T10:00:00Z");
-        let feeds = &[("keep", "a"), ("drop", "b"), ("moved", "c"), ("gone-busy", "e")];
+        let feeds = &[
+            ("keep", "a"),
+            ("drop", "b"),
+            ("moved", "c"),
+            ("gone-busy", "e"),
+        ];
         let mut s = Schedule::new(config(feeds, 10, 2), HashMap::new(), now);
         let first = s.start_due(now);
         assert_eq!(names(&first), ["keep", "drop", "moved", "gone-busy"]);
@@ -468,7 +473,11 @@ mod tests {
             s.state("gone-busy").is_none(),
             "a removed feed's late result is dropped"
         );
-        assert_eq!(names(&s.start_due(now)), ["added"], "a new feed is due at once");
+        assert_eq!(
+            names(&s.start_due(now)),
+            ["added"],
+            "a new feed is due at once"
+        );
         assert_eq!(s.next_due(), Some(at("2026-01-01T10:05:00Z")));
         assert!(!s.replace(
             FeedState {
@@ -482,12 +491,20 @@ mod tests {
     #[test]
     fn a_feed_removed_while_queued_never_starts() {
         let now = at("2026-01-01T10:00:00Z");
-        let mut s = Schedule::new(config(&[("a1", "a"), ("a2", "a")], 10, 1), HashMap::new(), now);
+        let mut s = Schedule::new(
+            config(&[("a1", "a"), ("a2", "a")], 10, 1),
+            HashMap::new(),
+            now,
+        );
         let first = s.start_due(now);
         assert_eq!(names(&first), ["a1"], "a2 waits for the host");
         s.reconfigure(config(&[("a1", "a")], 10, 1), HashMap::new(), now);
         s.finished(first[0].slot, &first[0].host, &done(None), now);
-        assert_eq!(names(&s.start_due(now)), ["a1"], "only a1, due again (no state)");
+        assert_eq!(
+            names(&s.start_due(now)),
+            ["a1"],
+            "only a1, due again (no state)"
+        );
         assert_eq!(s.polling(), 1);
     }
 }

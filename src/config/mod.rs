@@ -314,12 +314,12 @@ fn validate(
         mode: secrets,
     };
     let daemon = daemon::validate(&raw.daemon, &base, problems);
-    let http = daemon::http(raw.http.as_ref(), problems, warnings);
+    let http = daemon::http(raw.http.as_ref(), problems);
     let (feeds, feed_names) = feeds::validate(raw.feed, problems);
     let (notifiers, notifier_names) =
         notifiers::validate(&raw.notifier, &reader, problems, warnings);
     let topics = topics::validate(raw.topic, &feed_names, &notifier_names, problems);
-    daemon::finish(&raw.daemon, &notifier_names, problems, warnings);
+    daemon::finish(&raw.daemon, &notifier_names, problems);
     Some(Config {
         path: path.to_path_buf(),
         warnings: Vec::new(),

@@ -41,7 +41,12 @@ impl NotifySocket {
     }
 
     /// Messages from index `from` on, once one of them satisfies `cond` (up to 20 s).
-    pub async fn wait_for(&self, from: usize, what: &str, cond: impl Fn(&str) -> bool) -> Vec<String> {
+    pub async fn wait_for(
+        &self,
+        from: usize,
+        what: &str,
+        cond: impl Fn(&str) -> bool,
+    ) -> Vec<String> {
         let start = Instant::now();
         loop {
             let all = self.messages();
@@ -58,7 +63,9 @@ impl NotifySocket {
 }
 
 fn xml(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// An RSS 2.0 document with one item per (guid, title, description).
@@ -116,4 +123,139 @@ pub async fn gets(s: &wiremock::MockServer, route: &str) -> usize {
         .iter()
         .filter(|r| r.url.path() == route)
         .count()
+}
+
+/// One sample of the Prometheus text format.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    pub name: String,
+    pub labels: Vec<(String, String)>,
+    pub value: f64,
+}
+
+/// Parse the Prometheus text exposition format (version 0.0.4) strictly: every line is a
+/// `# HELP`, a `# TYPE` or a sample; names and labels well-formed; values numbers; every
+/// sample's family typed before it (histograms by their `_bucket`, `_sum` and `_count`).
+/// Returns the families' types and the samples, or the first bad line.
+pub fn parse_prometheus(
+    text: &str,
+) -> Result<(std::collections::BTreeMap<String, String>, Vec<Sample>), String> {
+    let mut types = std::collections::BTreeMap::new();
+    let mut samples = Vec::new();
+    let is_name = |s: &str| {
+        let mut c = s.chars();
+        c.next()
+            .is_some_and(|f| f.is_ascii_alphabetic() || f == '_' || f == ':')
+            && c.all(|x| x.is_ascii_alphanumeric() || x == '_' || x == ':')
+    };
+    for (n, line) in text.lines().enumerate() {
+        let bad = |why: &str| Err(format!("line {}: {why}: {line:?}", n + 1));
+        if line.is_empty() {
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("# ") {
+            let mut parts = rest.splitn(3, ' ');
+            match (parts.next(), parts.next(), parts.next()) {
+                (Some("HELP"), Some(name), Some(_)) if is_name(name) => {}
+                (Some("TYPE"), Some(name), Some(t)) if is_name(name) => {
+                    if !["counter", "gauge", "histogram", "summary", "untyped"].contains(&t) {
+                        return bad("unknown type");
+                    }
+                    if types.insert(name.to_string(), t.to_string()).is_some() {
+                        return bad("family typed twice");
+                    }
+                }
+                _ => return bad("comment is neither HELP nor TYPE"),
+            }
+            continue;
+        }
+        let (head, value) = match line.rfind('}') {
+            Some(close) => (&line[..=close], line[close + 1..].trim()),
+            None => match line.split_once(' ') {
+                Some((h, v)) => (h, v.trim()),
+                None => return bad("no value"),
+            },
+        };
+        let value = value.split(' ').next().unwrap_or("");
+        let value: f64 = match value {
+            "+Inf" => f64::INFINITY,
+            "-Inf" => f64::NEG_INFINITY,
+            "NaN" => f64::NAN,
+            v => match v.parse() {
+                Ok(x) => x,
+                Err(_) => return bad("value is not a number"),
+            },
+        };
+        let (name, labels) = match head.split_once('{') {
+            None => (head, Vec::new()),
+            Some((name, rest)) => {
+                let Some(body) = rest.strip_suffix('}') else {
+                    return bad("labels not closed");
+                };
+                let mut labels = Vec::new();
+                let mut chars = body.chars().peekable();
+                while chars.peek().is_some() {
+                    let key: String = chars.by_ref().take_while(|c| *c != '=').collect();
+                    if !is_name(&key) || chars.next() != Some('"') {
+                        return bad("bad label");
+                    }
+                    let mut v = String::new();
+                    loop {
+                        match chars.next() {
+                            Some('\\') => match chars.next() {
+                                Some('n') => v.push('\n'),
+                                Some(c @ ('\\' | '"')) => v.push(c),
+                                _ => return bad("bad escape in a label value"),
+                            },
+                            Some('"') => break,
+                            Some(c) => v.push(c),
+                            None => return bad("label value not closed"),
+                        }
+                    }
+                    labels.push((key, v));
+                    match chars.next() {
+                        Some(',') | None => {}
+                        Some(_) => return bad("labels not separated by commas"),
+                    }
+                }
+                (name, labels)
+            }
+        };
+        if !is_name(name) {
+            return bad("bad metric name");
+        }
+        let family = ["_bucket", "_sum", "_count"]
+            .iter()
+            .find_map(|s| {
+                name.strip_suffix(s).filter(|f| {
+                    types
+                        .get(*f)
+                        .is_some_and(|t| t == "histogram" || t == "summary")
+                })
+            })
+            .unwrap_or(name);
+        if !types.contains_key(family) {
+            return bad("sample before its # TYPE");
+        }
+        samples.push(Sample {
+            name: name.to_string(),
+            labels,
+            value,
+        });
+    }
+    Ok((types, samples))
+}
+
+/// The value of `name` with exactly `labels`, if present.
+pub fn sample(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    samples
+        .iter()
+        .find(|s| {
+            s.name == name
+                && s.labels.len() == labels.len()
+                && labels
+                    .iter()
+                    .all(|(k, v)| s.labels.iter().any(|(a, b)| a == k && b == v))
+        })
+        .map(|s| s.value)
 }

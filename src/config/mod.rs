@@ -226,6 +226,30 @@ impl Config {
     }
 }
 
+/// One key the config file accepts: its section header (`[daemon]`, `[[feed]]`, …), name and
+/// type, from the schema the reader checks files against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyInfo {
+    pub section: String,
+    pub key: &'static str,
+    pub ty: &'static str,
+}
+
+/// Every key of every section, in schema order (the README's config reference is checked
+/// against this by a test, so neither can drift).
+pub fn keys() -> Vec<KeyInfo> {
+    schema::SECTIONS
+        .iter()
+        .flat_map(|s| {
+            s.keys.iter().map(move |k| KeyInfo {
+                section: s.header(),
+                key: k.name,
+                ty: k.ty.name(),
+            })
+        })
+        .collect()
+}
+
 /// What loading does with secrets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Secrets {

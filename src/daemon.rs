@@ -101,7 +101,6 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         );
         tokio::spawn(async move { d.run(wake, stop).await })
     };
-    tokio::spawn(follow_config(dispatcher, config_rx, shutdown.clone()));
 
     let poller = Poller::new(Arc::clone(&store), Arc::clone(&config))?;
     let outcome = Loop {
@@ -114,6 +113,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         config: config_tx,
         reloads,
         pulse,
+        dispatcher,
     }
     .run(shutdown.clone())
     .await;
@@ -162,24 +162,6 @@ async fn acquire_delivery_lock(database: &std::path::Path) -> anyhow::Result<Del
     }
 }
 
-/// The dispatcher delivers with the config of the latest reload.
-async fn follow_config(
-    dispatcher: Arc<Dispatcher>,
-    mut config: watch::Receiver<Arc<Config>>,
-    shutdown: CancellationToken,
-) {
-    loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            changed = config.changed() => if changed.is_err() { return },
-        }
-        let new = Arc::clone(&config.borrow_and_update());
-        if let Err(e) = dispatcher.reconfigure(new) {
-            tracing::error!(error = %format!("{e:#}"), "the dispatcher keeps the previous notifiers");
-        }
-    }
-}
-
 /// SIGTERM (systemd stop) and SIGINT (Ctrl-C) both ask for a clean stop; SIGHUP (`systemctl
 /// reload`) asks for a config reload, on the returned channel (several at once are one).
 fn spawn_signal_handler(shutdown: CancellationToken) -> anyhow::Result<mpsc::Receiver<()>> {
@@ -222,6 +204,8 @@ struct Loop {
     reloads: mpsc::Receiver<()>,
     /// When the loop plans to run next, for `/healthz`.
     pulse: Arc<Pulse>,
+    /// Switched to a reloaded config together with the schedule and the poller.
+    dispatcher: Arc<Dispatcher>,
 }
 
 impl Loop {

@@ -28,23 +28,43 @@ async fn server() -> MockServer {
         &s,
         "/keep",
         rss(&[
-            ("k1", "Lavrov arrives in Beijing for talks", "The Russian foreign minister landed on Tuesday."),
-            ("k2", "Markets close higher in Tokyo", "Exporters led the gains."),
+            (
+                "k1",
+                "Lavrov arrives in Beijing for talks",
+                "The Russian foreign minister landed on Tuesday.",
+            ),
+            (
+                "k2",
+                "Markets close higher in Tokyo",
+                "Exporters led the gains.",
+            ),
         ]),
     )
     .await;
     serve(
         &s,
         "/drop",
-        rss(&[("d1", "Lavrov meets Wang Yi", "The ministers discussed trade corridors.")]),
+        rss(&[(
+            "d1",
+            "Lavrov meets Wang Yi",
+            "The ministers discussed trade corridors.",
+        )]),
     )
     .await;
     serve(
         &s,
         "/added",
         rss(&[
-            ("a1", "Tokyo stocks rally on chip makers", "The Nikkei rose two per cent."),
-            ("a2", "Flooding closes schools in Pyongyang", "Heavy rain hit the capital."),
+            (
+                "a1",
+                "Tokyo stocks rally on chip makers",
+                "The Nikkei rose two per cent.",
+            ),
+            (
+                "a2",
+                "Flooding closes schools in Pyongyang",
+                "Heavy rain hit the capital.",
+            ),
         ]),
     )
     .await;
@@ -97,11 +117,16 @@ async fn sighup_applies_a_changed_config_and_keeps_the_running_one_when_the_new_
     let mut d = env.spawn_daemon_with(|c| {
         c.env("NOTIFY_SOCKET", &notify.path);
     });
-    notify.wait_for(0, "READY=1", |m| m.contains("READY=1")).await;
-    d.wait_for("two Lavrov alerts, pending after a first attempt", async || {
-        count(&db, "SELECT COUNT(*) FROM alerts WHERE status = 'pending'") == 2
-            && count(&db, "SELECT COUNT(*) FROM alerts WHERE attempts >= 1") >= 1
-    })
+    notify
+        .wait_for(0, "READY=1", |m| m.contains("READY=1"))
+        .await;
+    d.wait_for(
+        "two Lavrov alerts, pending after a first attempt",
+        async || {
+            count(&db, "SELECT COUNT(*) FROM alerts WHERE status = 'pending'") == 2
+                && count(&db, "SELECT COUNT(*) FROM alerts WHERE attempts >= 1") >= 1
+        },
+    )
     .await;
     d.wait_for("the every-second feed polled twice", async || {
         gets(&s, "/drop").await >= 2
@@ -137,10 +162,15 @@ async fn sighup_applies_a_changed_config_and_keeps_the_running_one_when_the_new_
         got.iter().position(|m| m.contains("READY=1")) > Some(reloading),
         "{got:?}"
     );
-    d.wait_for("the added feed polled", async || gets(&s, "/added").await == 1)
-        .await;
+    d.wait_for("the added feed polled", async || {
+        gets(&s, "/added").await == 1
+    })
+    .await;
     d.wait_for("the new topic's alert delivered", async || {
-        count(&db, "SELECT COUNT(*) FROM alerts WHERE topic = 'weather' AND status = 'sent'") == 1
+        count(
+            &db,
+            "SELECT COUNT(*) FROM alerts WHERE topic = 'weather' AND status = 'sent'",
+        ) == 1
     })
     .await;
     let drop_polls = gets(&s, "/drop").await;
@@ -149,7 +179,11 @@ async fn sighup_applies_a_changed_config_and_keeps_the_running_one_when_the_new_
         gets(&s, "/drop").await <= drop_polls + 1,
         "a removed feed is not polled any more (one poll may have been in flight)"
     );
-    assert_eq!(gets(&s, "/keep").await, 1, "an unchanged feed is not polled again");
+    assert_eq!(
+        gets(&s, "/keep").await,
+        1,
+        "an unchanged feed is not polled again"
+    );
     assert!(d.log_text().contains("config reloaded"), "{}", d.log_text());
 
     // The new query matched the new feed's items; the unchanged feed was not re-read.
@@ -186,7 +220,9 @@ async fn sighup_applies_a_changed_config_and_keeps_the_running_one_when_the_new_
     let mark = notify.messages().len();
     d.signal("HUP");
     let got = notify
-        .wait_for(mark, "READY=1 after the refused reload", |m| m.contains("READY=1"))
+        .wait_for(mark, "READY=1 after the refused reload", |m| {
+            m.contains("READY=1")
+        })
         .await;
     assert!(got.iter().any(|m| m.contains("RELOADING=1")), "{got:?}");
     let log = d.log_text();
@@ -202,9 +238,15 @@ async fn sighup_applies_a_changed_config_and_keeps_the_running_one_when_the_new_
     // Stop: STOPPING=1, exit 0, nothing pending lost.
     let mark = notify.messages().len();
     d.signal("TERM");
-    assert!(d.wait_exit(Duration::from_secs(10)).success(), "{}", d.log_text());
     assert!(
-        notify.messages()[mark..].iter().any(|m| m.contains("STOPPING=1")),
+        d.wait_exit(Duration::from_secs(10)).success(),
+        "{}",
+        d.log_text()
+    );
+    assert!(
+        notify.messages()[mark..]
+            .iter()
+            .any(|m| m.contains("STOPPING=1")),
         "{:?}",
         notify.messages()
     );
@@ -260,7 +302,11 @@ async fn the_alerts_of_a_removed_notifier_fail_with_a_reason_and_come_back_with_
     })
     .await;
     let retried = env.run(&["alerts", "retry"]);
-    assert!(retried.status.success(), "{}", String::from_utf8_lossy(&retried.stderr));
+    assert!(
+        retried.status.success(),
+        "{}",
+        String::from_utf8_lossy(&retried.stderr)
+    );
     d.wait_for("the alert pending at the webhook again", async || {
         count(
             &db,

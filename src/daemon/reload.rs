@@ -6,7 +6,8 @@
 //! channel: the feeds table follows the new feeds (`queries::sync_feeds`: added rows, a new
 //! URL starts the feed over, a new schedule moves its next poll), the schedule keeps every
 //! remaining feed's state (so unchanged feeds are not polled early), the poller (and with it
-//! the topic matcher) is rebuilt, and the dispatcher and the HTTP endpoint follow the channel.
+//! the topic matcher) and the dispatcher's notifiers are rebuilt, and the HTTP endpoint
+//! follows the channel.
 //! Nothing stored is touched: items, stories and pending alerts stay. Alerts of a notifier the
 //! new config lacks are failed by the next delivery pass with a message saying so, visible in
 //! `alerts`, and `alerts retry` requeues them once the notifier is back.
@@ -22,6 +23,7 @@ use chrono::Utc;
 
 use super::Loop;
 use crate::config::{self, Config, Secrets};
+use crate::notify::Dispatcher;
 use crate::poll::Poller;
 use crate::store::queries::{self, FeedSync};
 
@@ -159,6 +161,8 @@ impl Loop {
         let store = Arc::clone(&self.poller.store);
         let poller = Poller::new(Arc::clone(&store), Arc::clone(&new))
             .context("setting up polling with the new config")?;
+        let notifiers = Dispatcher::prepare(Arc::clone(&new))
+            .context("setting up the notifiers of the new config")?;
         let feeds = feed_changes(&running, &new);
         store
             .writer()
@@ -181,6 +185,8 @@ impl Loop {
         self.schedule
             .reconfigure(Arc::clone(&new), fresh, Utc::now());
         self.poller = poller;
+        // Before any poll under the new config can queue an alert for a new notifier.
+        self.dispatcher.reconfigure(notifiers);
         let sink = crate::logging::apply(new.daemon.log_format);
         if new.http.is_some()
             && let Err(e) = crate::metrics::install(&new)

@@ -85,9 +85,10 @@ impl Journald {
     pub fn connect() -> std::io::Result<Self> {
         let path =
             std::env::var_os(SOCKET_ENV).map_or_else(|| PathBuf::from(SOCKET), PathBuf::from);
-        let socket = UnixDatagram::unbound()?;
         // Fail now, not on the first event, when nothing listens there.
-        socket.connect(&path)?;
+        UnixDatagram::unbound()?.connect(&path)?;
+        // Not connected: each event is sent to the path, so a restarted journald is found.
+        let socket = UnixDatagram::unbound()?;
         Ok(Self { socket, path })
     }
 }
@@ -141,7 +142,7 @@ where
             fields: &fields.0,
         };
         let payload = encode(&entry);
-        if self.socket.send(&payload).is_err() {
+        if self.socket.send_to(&payload, &self.path).is_err() {
             // The journal went away (or the entry was too big): the line still goes to
             // stderr, which systemd also connects to the journal.
             let _ = writeln!(std::io::stderr(), "{}", for_terminal(&message));

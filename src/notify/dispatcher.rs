@@ -42,6 +42,9 @@ pub struct Dispatcher {
     rate_window: Duration,
 }
 
+/// Notifiers built for a new config, ready for [`Dispatcher::reconfigure`].
+pub struct PreparedNotifiers(Arc<Setup>);
+
 /// What one config makes of the notifiers.
 struct Setup {
     config: Arc<Config>,
@@ -93,13 +96,19 @@ impl Dispatcher {
         })
     }
 
-    /// Deliver with `config` from the next pass on (a reload): its notifiers are built anew
-    /// (secrets read again). Alerts of a notifier it no longer has are failed by that pass,
-    /// with a message saying so; `alerts retry` requeues them once the notifier is back.
-    pub fn reconfigure(&self, config: Arc<Config>) -> anyhow::Result<()> {
-        let setup = Arc::new(Setup::new(config)?);
-        *self.setup.write().unwrap_or_else(PoisonError::into_inner) = setup;
-        Ok(())
+    /// The notifiers of `config`, built (secrets read again) for [`reconfigure`]; an error
+    /// leaves the running ones in place.
+    ///
+    /// [`reconfigure`]: Self::reconfigure
+    pub fn prepare(config: Arc<Config>) -> anyhow::Result<PreparedNotifiers> {
+        Setup::new(config).map(|s| PreparedNotifiers(Arc::new(s)))
+    }
+
+    /// Deliver with `prepared` from the next pass on (a reload). Alerts of a notifier it no
+    /// longer has are failed by that pass, with a message saying so; `alerts retry` requeues
+    /// them once the notifier is back.
+    pub fn reconfigure(&self, prepared: PreparedNotifiers) {
+        *self.setup.write().unwrap_or_else(PoisonError::into_inner) = prepared.0;
     }
 
     fn setup(&self) -> Arc<Setup> {

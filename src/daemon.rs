@@ -1,6 +1,6 @@
 //! The long-running service: the scheduler loop, the alert dispatcher, signals (SIGHUP
-//! reloads the config: [`reload`]), the control socket, the health and metrics endpoint and
-//! systemd.
+//! reloads the config: `daemon/reload.rs`), the control socket, the health and metrics
+//! endpoint and systemd.
 //!
 //! It fails loudly rather than live on as a zombie: if the writer thread ends, or the database
 //! keeps refusing writes for longer than `[daemon] give_up_after`, `run` returns an error (exit

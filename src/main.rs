@@ -3,7 +3,6 @@
 #[macro_use]
 mod cli;
 
-use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -17,7 +16,7 @@ use feedwatch::config::{self, Config, Secrets};
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // One-shot commands log at warn: their output is the summary, not the log lines.
-    init_logging(matches!(cli.command, Command::Run));
+    feedwatch::logging::init(matches!(cli.command, Command::Run));
     let code = match dispatch(cli) {
         Ok(code) => code,
         Err(Failure::Usage(msg)) => {
@@ -37,24 +36,6 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
-}
-
-fn init_logging(verbose: bool) {
-    let default = if verbose { "info" } else { "warn" };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        // Every field quoted and escaped when it is more than a word: feed text in a log
-        // line can neither forge fields or lines nor send escapes to a terminal.
-        .fmt_fields(feedwatch::logfmt::SafeFields)
-        .with_writer(std::io::stderr)
-        // A stderr that stopped reading (`poll 2>&1 | head`) must not turn into a panic: the
-        // subscriber's own report of the failed write would go to that same stderr.
-        .log_internal_errors(false)
-        // Under systemd stderr is the journal, not a terminal: no colour codes there.
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
 }
 
 /// What a command needs from the config file and the database's location.

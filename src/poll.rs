@@ -187,8 +187,14 @@ impl Poller {
             still_listed: attempt.still_listed,
             events,
         };
+        let matched: Vec<std::sync::Arc<str>> = outcome
+            .items
+            .iter()
+            .flat_map(|i| i.matches.iter().map(|m| m.topic.clone()))
+            .collect();
         match self.store.writer().poll(outcome).await {
             Ok(summary) => {
+                crate::metrics::matched(matched.iter().map(|t| &**t));
                 let report = report(feed, &record, url, &summary, &new_state, !announced);
                 PollDone {
                     report,

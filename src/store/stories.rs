@@ -94,6 +94,7 @@ impl Stories {
             None => {
                 conn.prepare_cached("INSERT INTO stories (title, first_seen) VALUES (?1, ?2)")?
                     .execute(params![item.title, fmt_time(now)])?;
+                crate::metrics::story_created();
                 conn.last_insert_rowid()
             }
         };

@@ -295,11 +295,13 @@ fn run(
             }
         }
         health.busy_since.store(health.now_ms(), Ordering::Relaxed);
+        let started = Instant::now();
         if batch.iter().any(|r| matches!(&r.op, WriteOp::Poll(o) if failpoint::active_for("writer-die", &o.state.name))) {
             // The thread itself dies (not one message): the daemon must notice and exit.
             panic!("failpoint writer-die");
         }
         let results = commit(&mut conn, &batch, health, &mut stories);
+        crate::metrics::writer_batch(started.elapsed());
         health.busy_since.store(0, Ordering::Relaxed);
         for (req, result) in batch.drain(..).zip(results) {
             // A caller that gave up waiting (a cancelled poll) is not an error.

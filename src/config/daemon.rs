@@ -76,7 +76,7 @@ pub(super) fn validate(
         log_format,
         alert_backoff,
         alert_attempts: d.alert_attempts.unwrap_or(10),
-        store: crate::store::StoreOptions {
+        store: super::StoreOptions {
             busy_timeout,
             story_window,
         },

@@ -110,12 +110,30 @@ pub struct DaemonConfig {
     pub alert_attempts: u32,
     /// Database connection settings (`busy_timeout`: how long a write waits for another
     /// process's lock).
-    pub store: crate::store::StoreOptions,
+    pub store: StoreOptions,
     /// How long the database may refuse every write before the daemon exits (to be restarted).
     pub give_up_after: Duration,
     /// Whether a redirect, an autodiscovery link or a DNS answer may lead a fetch that started
     /// at a public address into a private network (default false; see [`crate::netguard`]).
     pub allow_private_networks: bool,
+}
+
+/// Settings of the database connections.
+#[derive(Debug, Clone, Copy)]
+pub struct StoreOptions {
+    /// How long a write waits for another process's lock before it fails.
+    pub busy_timeout: Duration,
+    /// How far back a new item looks for a story to join.
+    pub story_window: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            busy_timeout: Duration::from_secs(10),
+            story_window: Duration::from_secs(72 * 3600),
+        }
+    }
 }
 
 /// `log_format`: how the daemon writes its log.

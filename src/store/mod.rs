@@ -35,23 +35,8 @@ pub use outbox::{
 pub use queries::{AlertView, FeedView, ItemFilter, ItemView};
 pub use writer::{WriteOp, Writer, WriterHealth};
 
-/// Settings of the database connections.
-#[derive(Debug, Clone, Copy)]
-pub struct StoreOptions {
-    /// How long a write waits for another process's lock before it fails.
-    pub busy_timeout: Duration,
-    /// How far back a new item looks for a story to join.
-    pub story_window: Duration,
-}
-
-impl Default for StoreOptions {
-    fn default() -> Self {
-        Self {
-            busy_timeout: Duration::from_secs(10),
-            story_window: Duration::from_secs(72 * 3600),
-        }
-    }
-}
+// Defined with the config that sets it; the store only reads it.
+pub use crate::config::StoreOptions;
 
 /// Times are stored as RFC 3339 UTC with milliseconds: sortable as text and readable.
 pub fn fmt_time(t: DateTime<Utc>) -> String {

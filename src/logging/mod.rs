@@ -111,8 +111,20 @@ fn plain() -> Output {
         // subscriber's own report of the failed write would go to that same stderr.
         .log_internal_errors(false)
         // Under systemd stderr is the journal, not a terminal: no colour codes there.
-        .with_ansi(std::io::stderr().is_terminal())
+        .with_ansi(
+            std::io::stderr().is_terminal()
+                && colour_allowed(
+                    std::env::var_os("NO_COLOR").as_deref(),
+                    std::env::var_os("TERM").as_deref(),
+                ),
+        )
         .boxed()
+}
+
+/// Whether the environment lets a terminal be coloured: not with a non-empty `NO_COLOR`
+/// (no-color.org), nor on `TERM=dumb` — the same rule as the command line's tables.
+fn colour_allowed(no_color: Option<&std::ffi::OsStr>, term: Option<&std::ffi::OsStr>) -> bool {
+    no_color.is_none_or(|v| v.is_empty()) && term.is_none_or(|t| t != "dumb")
 }
 
 fn json() -> Output {
@@ -139,5 +151,17 @@ mod tests {
             "an explicit format wins"
         );
         assert_eq!(choose(LogFormat::Json, true), Sink::Json);
+    }
+
+    #[test]
+    fn no_color_and_a_dumb_terminal_turn_colour_off() {
+        let os = |s: &'static str| Some(std::ffi::OsStr::new(s));
+        assert!(colour_allowed(None, os("xterm-256color")));
+        assert!(!colour_allowed(os("1"), os("xterm")));
+        assert!(
+            colour_allowed(os(""), None),
+            "an empty NO_COLOR does not count"
+        );
+        assert!(!colour_allowed(None, os("dumb")));
     }
 }

@@ -98,7 +98,7 @@ fn table(ui: &Ui, alerts: &[AlertView]) -> Table {
         Column::left("STATUS"),
         Column::left("TOPIC").flexible(),
         Column::left("NOTIFIER"),
-        Column::left("STORY").flexible(),
+        Column::left("STORY").main(),
         Column::left("OUTLETS").flexible(),
         Column::right("TRIES"),
         Column::left("CREATED"),

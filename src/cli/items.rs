@@ -71,7 +71,7 @@ fn item_table(ui: &Ui, extra: &'static str, rows: &[(&ItemView, Vec<String>)]) -
         Column::right("ID"),
         Column::left("PUBLISHED"),
         Column::left("FEED").flexible(),
-        Column::left("TITLE").flexible(),
+        Column::left("TITLE").main(),
         Column::left(extra).flexible(),
         Column::left("URL").flexible(),
     ];
@@ -313,7 +313,7 @@ pub fn matches(cfg: Config, args: MatchArgs) -> Result<ExitCode, Failure> {
         Column::right("ITEM"),
         Column::left("FIRST SEEN"),
         Column::left("FEED").flexible(),
-        Column::left("TITLE").flexible(),
+        Column::left("TITLE").main(),
         Column::left("MATCHED").flexible(),
     ]);
     for r in rows {

@@ -20,6 +20,8 @@ pub struct Column {
     header: &'static str,
     align: Align,
     flexible: bool,
+    /// The column people read the row for (a title): it gives up width half as eagerly.
+    keeps_width: bool,
 }
 
 impl Column {
@@ -28,6 +30,7 @@ impl Column {
             header,
             align: Align::Left,
             flexible: false,
+            keeps_width: false,
         }
     }
 
@@ -36,12 +39,21 @@ impl Column {
             header,
             align: Align::Right,
             flexible: false,
+            keeps_width: false,
         }
     }
 
     /// A column that gives up width when the row is too long (names, titles, URLs, errors).
     pub fn flexible(mut self) -> Self {
         self.flexible = true;
+        self
+    }
+
+    /// A flexible column that the others narrow for first: cut, it stays about twice as wide
+    /// as they are.
+    pub fn main(mut self) -> Self {
+        self.flexible = true;
+        self.keeps_width = true;
         self
     }
 }
@@ -208,7 +220,8 @@ impl Table {
     }
 
     /// Each column's width: what its widest value needs, then the widest flexible columns
-    /// narrowed one step at a time until the row fits the terminal (or none can give more).
+    /// narrowed one step at a time until the row fits the terminal (or none can give more);
+    /// a [`Column::main`] counts half its width in that choice.
     fn widths(&self, ui: &Ui) -> Vec<usize> {
         let mut widths: Vec<usize> = self
             .columns
@@ -232,7 +245,10 @@ impl Table {
         while total(&widths) > ui.width {
             let widest = (0..widths.len())
                 .filter(|&i| self.columns[i].flexible && widths[i] > floor[i])
-                .max_by_key(|&i| widths[i]);
+                .max_by_key(|&i| {
+                    let weight = if self.columns[i].keeps_width { 1 } else { 2 };
+                    (widths[i] * weight, std::cmp::Reverse(i))
+                });
             let Some(i) = widest else { break };
             widths[i] -= 1;
         }
@@ -317,6 +333,26 @@ mod tests {
             assert!(l.width() <= 24, "{l:?} is {} wide", l.width());
         }
         assert!(lines[2].ends_with('…'), "{:?}", lines[2]);
+    }
+
+    #[test]
+    fn the_main_column_keeps_more_of_its_width_than_the_others() {
+        let mut t = Table::new(vec![
+            Column::left("FEED").flexible(),
+            Column::left("TITLE").main(),
+            Column::left("URL").flexible(),
+        ]);
+        let long = "x".repeat(80);
+        t.row(vec![
+            long.as_str().into(),
+            long.as_str().into(),
+            long.as_str().into(),
+        ]);
+        let lines = t.render(&terminal(100));
+        let cells: Vec<&str> = lines[1].split("  ").collect();
+        let w: Vec<usize> = cells.iter().map(|c| c.width()).collect();
+        assert_eq!(w.iter().sum::<usize>() + 4, 100, "{lines:?}");
+        assert!(w[1] >= 2 * w[0] - 1 && w[1] >= 2 * w[2] - 1, "{w:?}");
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! one feed through those stages, [`feed_state`] what a poll does to a feed; [`daemon`] wires
 //! them into the service, with [`control`] for the CLI to reach it.
 
+pub mod cluster;
 pub mod config;
 pub mod control;
 pub mod daemon;

@@ -169,7 +169,9 @@ mod tests {
         assert_eq!(poll_lease(s(75), s(30), Some(s(60))), s(45));
         // Every 20 s: never below the timeout and a margin, even if the interval is shorter.
         assert_eq!(poll_lease(s(75), s(30), Some(s(20))), s(35));
-        assert_eq!(poll_lease(s(2), s(1), Some(s(60))), Duration::from_millis(1500));
+        assert_eq!(poll_lease(s(2), s(1), Some(s(60))), s(2));
+        let ms = Duration::from_millis;
+        assert_eq!(poll_lease(ms(1200), s(1), Some(s(60))), ms(1500));
         assert_eq!(poll_lease(s(75), s(30), None), s(75));
     }
 

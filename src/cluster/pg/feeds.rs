@@ -405,3 +405,110 @@ pub async fn leave(client: &tokio_postgres::Client, me: &str) -> anyhow::Result<
         .await?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::lease::{BUCKETS, plan_buckets};
+    use crate::cluster::pg::ingest::{Completion, complete_poll};
+    use crate::cluster::pg::{client, migrate, testing};
+    use crate::store::PollOutcome;
+
+    fn feeds(n: usize) -> Vec<FeedSync> {
+        (0..n)
+            .map(|i| FeedSync {
+                name: format!("f{i}"),
+                url: format!("http://host{i}.example/feed.xml"),
+                schedule: "*/15 * * * *|UTC".into(),
+                next_tick: Utc::now() + chrono::Duration::minutes(15),
+            })
+            .collect()
+    }
+
+    async fn take_all(c: &tokio_postgres::Client, me: &str) -> Vec<i32> {
+        let (rows, live) = bucket_view(c, Duration::from_secs(2)).await.unwrap();
+        let plan = plan_buckets(me, &rows, live);
+        let s = Duration::from_secs(2);
+        apply_buckets(c, me, &plan, s, s).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn claims_are_leased_fenced_and_come_due_again_when_they_expire() {
+        let Some((pool, _)) = testdb().await else {
+            return;
+        };
+        assert_eq!(migrate(&pool).await.unwrap(), (1, 1), "a second migrate does nothing");
+        let mut c = client(&pool).await.unwrap();
+        let list = feeds(3);
+        let rows: Vec<SyncRow> = list
+            .iter()
+            .map(|f| SyncRow {
+                feed: f,
+                poll_lease: Duration::from_millis(300),
+            })
+            .collect();
+        sync_feeds(&mut c, &rows).await.unwrap();
+        sync_feeds(&mut c, &rows).await.unwrap();
+
+        // No buckets, no claims.
+        assert!(claim_due(&c, "a", 10, &[]).await.unwrap().is_empty());
+        heartbeat(&c, "a", "a", Utc::now()).await.unwrap();
+        assert_eq!(take_all(&c, "a").await.len(), BUCKETS as usize);
+        // b is live too but finds nothing free: a's buckets are live.
+        heartbeat(&c, "b", "b", Utc::now()).await.unwrap();
+        assert!(take_all(&c, "b").await.is_empty());
+
+        let first = claim_due(&c, "a", 10, &[]).await.unwrap();
+        assert_eq!(first.len(), 3);
+        assert!(first.iter().all(|f| f.epoch == 1));
+        assert!(
+            claim_due(&c, "a", 10, &[]).await.unwrap().is_empty(),
+            "a claimed feed is not due again while its lease runs"
+        );
+
+        // A completion under the claim is recorded and ends it.
+        let mut state = first[0].state.clone();
+        state.last_poll = Some(Utc::now());
+        state.next_poll = Some(Utc::now() + chrono::Duration::minutes(15));
+        let outcome = PollOutcome {
+            state: state.clone(),
+            ..Default::default()
+        };
+        assert_eq!(
+            complete_poll(&mut c, "b", 1, &outcome).await.unwrap(),
+            Completion::LeaseLost,
+            "another node's result is dropped"
+        );
+        assert!(matches!(
+            complete_poll(&mut c, "a", first[0].epoch, &outcome).await.unwrap(),
+            Completion::Recorded(_)
+        ));
+
+        // The others' leases expire: they come due again, under a new epoch, and the old
+        // claim's result is refused.
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let again = claim_due(&c, "a", 10, &[]).await.unwrap();
+        assert_eq!(again.len(), 2, "the recorded feed is not due for 15 minutes");
+        assert!(again.iter().all(|f| f.epoch == 2));
+        let stale = PollOutcome {
+            state: again[0].state.clone(),
+            ..Default::default()
+        };
+        assert_eq!(
+            complete_poll(&mut c, "a", 1, &stale).await.unwrap(),
+            Completion::LeaseLost
+        );
+        assert!(confirm(&c, "a", again[0].state.id, 2).await.unwrap());
+        assert!(!confirm(&c, "a", again[0].state.id, 1).await.unwrap());
+
+        // A clean stop lets everything go at once.
+        leave(&c, "a").await.unwrap();
+        assert_eq!(take_all(&c, "b").await.len(), BUCKETS as usize);
+        let b = claim_due(&c, "b", 10, &[]).await.unwrap();
+        assert_eq!(b.len(), 2);
+    }
+
+    async fn testdb() -> Option<(deadpool_postgres::Pool, crate::config::ClusterConfig)> {
+        testing::db("a").await
+    }
+}

@@ -19,7 +19,8 @@ use tokio_util::sync::CancellationToken;
 use super::plan::{self, DIGEST_MAX};
 use super::{Delivery, Message, Notifier, PassStats};
 use crate::config::{Config, NotifierConfig};
-use crate::store::{AlertContext, AlertEvent, Store, WriteOp, outbox};
+use super::backend::OutboxStore;
+use crate::store::{AlertContext, AlertEvent, Store, WriteOp};
 
 const BATCH: usize = 100;
 /// How soon delivery marks that could not be written are tried again.
@@ -29,8 +30,8 @@ const RATE_WINDOW: Duration = Duration::from_secs(3600);
 /// Tests shorten the rate window with this variable (e.g. "2s"); nothing else reads it.
 const RATE_WINDOW_ENV: &str = "FEEDWATCH_TEST_RATE_WINDOW";
 
-pub struct Dispatcher {
-    store: Arc<Store>,
+pub struct Dispatcher<O: OutboxStore = Store> {
+    store: Arc<O>,
     config: Arc<Config>,
     notifiers: HashMap<String, Result<Box<dyn Notifier>, String>>,
     /// Alerts delivered whose `sent` mark could not be written (a locked database): never
@@ -41,8 +42,8 @@ pub struct Dispatcher {
     rate_window: Duration,
 }
 
-impl Dispatcher {
-    pub fn new(store: Arc<Store>, config: Arc<Config>) -> anyhow::Result<Self> {
+impl<O: OutboxStore> Dispatcher<O> {
+    pub fn new(store: Arc<O>, config: Arc<Config>) -> anyhow::Result<Self> {
         let http = reqwest::Client::builder()
             .user_agent(&config.daemon.user_agent)
             .timeout(config.daemon.timeout)
@@ -88,10 +89,7 @@ impl Dispatcher {
         let mut stats = PassStats::default();
         loop {
             let now = Utc::now();
-            let due = self
-                .store
-                .read_async(move |c| outbox::due_alerts(c, now, BATCH))
-                .await?;
+            let due = self.store.due(now, BATCH).await?;
             let n = due.alerts.len() + due.unreadable.len();
             self.fail_unreadable(due.unreadable, &mut stats).await?;
             let mut queues: BTreeMap<String, Vec<AlertContext>> = BTreeMap::new();
@@ -127,8 +125,7 @@ impl Dispatcher {
             tracing::error!(alert = id, error = %why, "alert cannot be read; marked failed");
             stats.failed += 1;
             self.store
-                .writer()
-                .call(WriteOp::AlertFailed {
+                .write(WriteOp::AlertFailed {
                     ids: vec![id],
                     error: format!("this alert cannot be read: {why}"),
                     retry_at: None,
@@ -181,6 +178,13 @@ impl Dispatcher {
                 }
                 msg.held_back = limit.held;
             }
+            // Another node may have taken these alerts over (this one was stopped past its
+            // claim): then they are not ours to send.
+            let ids: Vec<i64> = msg.alerts().iter().map(|a| a.id).collect();
+            if !self.store.confirm(ids).await? {
+                tracing::info!(message = %msg.id, notifier = %name, "claim lost; another node delivers it");
+                continue;
+            }
             let outcome = tokio::select! {
                 _ = stop.cancelled() => break,
                 outcome = notifier.send(&msg) => outcome,
@@ -215,8 +219,7 @@ impl Dispatcher {
             max_per_hour = limit.max, "rate limit reached; holding alerts back");
         stats.waiting += ids.len();
         self.store
-            .writer()
-            .call(WriteOp::AlertsDeferred {
+            .write(WriteOp::AlertsDeferred {
                 ids,
                 until: slot,
                 held: true,
@@ -293,8 +296,7 @@ impl Dispatcher {
             stats.waiting += ids.len();
             tracing::debug!(notifier = %cfg.name, alerts = ids.len(), tick = %tick.to_rfc3339(), "digest alerts wait for the tick");
             self.store
-                .writer()
-                .call(WriteOp::AlertsDeferred {
+                .write(WriteOp::AlertsDeferred {
                     ids,
                     until: tick,
                     held: false,
@@ -307,7 +309,7 @@ impl Dispatcher {
         let name = cfg.name.clone();
         let all = self
             .store
-            .read_async(move |c| outbox::due_for_notifier(c, &name, now, DIGEST_MAX * 4))
+            .due_for_notifier(name, now, DIGEST_MAX * 4)
             .await?;
         // Unreadable rows are failed by the pass that met them in its batch.
         Ok(all
@@ -320,15 +322,7 @@ impl Dispatcher {
     async fn rate_state(&self, name: &str, max: u32) -> anyhow::Result<RateState> {
         let since = Utc::now() - chrono::Duration::from_std(self.rate_window).unwrap_or_default();
         let n = name.to_string();
-        let (sent, held) = self
-            .store
-            .read_async(move |c| {
-                Ok((
-                    outbox::sent_since(c, &n, since)?,
-                    outbox::held_pending(c, &n)?,
-                ))
-            })
-            .await?;
+        let (sent, held) = self.store.rate_state(n, since).await?;
         Ok(RateState { max, sent, held })
     }
 
@@ -354,8 +348,7 @@ impl Dispatcher {
             .await?;
         tracing::warn!(notifier = %cfg.name, failed_probes = step, next_probe = %until.to_rfc3339(), %error, "receiver failing; its alerts wait for the next probe");
         self.store
-            .writer()
-            .call(WriteOp::NotifierBackoff {
+            .write(WriteOp::NotifierBackoff {
                 notifier: cfg.name.clone(),
                 until,
             })
@@ -387,8 +380,7 @@ impl Dispatcher {
             }
             stats.retrying += retry.len();
             self.store
-                .writer()
-                .call(WriteOp::AlertFailed {
+                .write(WriteOp::AlertFailed {
                     ids: retry.iter().map(|a| a.id).collect(),
                     error: error.clone(),
                     retry_at: Some(retry_at),
@@ -401,8 +393,7 @@ impl Dispatcher {
             }
             stats.failed += give_up.len();
             self.store
-                .writer()
-                .call(WriteOp::AlertFailed {
+                .write(WriteOp::AlertFailed {
                     ids: give_up.iter().map(|a| a.id).collect(),
                     error,
                     retry_at: None,
@@ -439,8 +430,7 @@ impl Dispatcher {
 
     async fn mark_sent(&self, ids: Vec<i64>, at: DateTime<Utc>) -> anyhow::Result<()> {
         self.store
-            .writer()
-            .call(WriteOp::AlertsSent { ids, at })
+            .write(WriteOp::AlertsSent { ids, at })
             .await
             .map(drop)
     }
@@ -492,7 +482,7 @@ impl Dispatcher {
                     _ = tokio::time::sleep(UNRECORDED_RETRY) => continue,
                 }
             }
-            let next = match self.store.read_async(outbox::next_due).await {
+            let next = match self.store.next_due().await {
                 Ok(next) => next,
                 Err(e) => {
                     tracing::error!(error = %format!("{e:#}"), "alert dispatcher: reading the outbox");

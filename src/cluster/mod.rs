@@ -18,6 +18,7 @@
 //! `schedule::next_poll`, `limits::Admission`, and the notifiers' `Dispatcher`. The pure
 //! decisions are in [`lease`].
 
+pub mod clusterer;
 pub mod lease;
 pub mod pg;
 pub mod scratch;

@@ -24,6 +24,10 @@ use crate::scheduler::{Schedule, Start};
 use crate::store::{Store, WriterHealth, queries};
 
 pub async fn run(config: Config) -> anyhow::Result<()> {
+    if config.daemon.cluster.is_some() {
+        // One node of several on PostgreSQL: claims instead of the in-memory schedule.
+        return crate::cluster::node::run(config).await;
+    }
     let config = Arc::new(config);
     for w in &config.warnings {
         tracing::warn!("{w}");

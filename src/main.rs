@@ -106,6 +106,18 @@ enum Command {
     },
     /// Apply `retention` now: delete old items, keeping their keys (the daemon does it daily)
     Prune,
+    /// Create or upgrade the database schema and exit (SQLite or PostgreSQL)
+    Migrate {
+        /// PostgreSQL only: then copy this SQLite database's feeds, items, stories and
+        /// alerts into it (the PostgreSQL database must hold no feeds yet)
+        #[arg(long, value_name = "SQLITE_FILE")]
+        copy_from: Option<PathBuf>,
+    },
+    /// The nodes sharing a PostgreSQL database: heartbeat, buckets held, the clusterer
+    Nodes {
+        #[arg(long)]
+        json: bool,
+    },
     /// Alerts in the outbox
     Alerts {
         #[command(subcommand)]
@@ -169,7 +181,9 @@ fn load_config(cli: &Cli) -> Result<Config, Failure> {
     // Only the commands that send need the secrets; the others must work from a shell that
     // lacks the service's environment and credentials.
     let secrets = match cli.command {
-        Command::Run | Command::Poll { .. } => Secrets::Resolve,
+        Command::Run | Command::Poll { .. } | Command::Migrate { .. } | Command::Nodes { .. } => {
+            Secrets::Resolve
+        }
         Command::Check => Secrets::Check,
         _ => Secrets::Skip,
     };
@@ -182,7 +196,20 @@ fn load_config(cli: &Cli) -> Result<Config, Failure> {
 
 fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
     let cfg = load_config(&cli)?;
+    if cfg.daemon.cluster.is_some()
+        && !matches!(
+            cli.command,
+            Command::Run | Command::Check | Command::Migrate { .. } | Command::Nodes { .. }
+        )
+    {
+        return Err(Failure::Usage(format!(
+            "this command reads a SQLite database; {} names a PostgreSQL one, where `run`, `check`, `migrate` and `nodes` work so far",
+            cfg.path.display()
+        )));
+    }
     match cli.command {
+        Command::Migrate { copy_from } => cli::cluster::migrate(cfg, copy_from),
+        Command::Nodes { json } => cli::cluster::nodes(cfg, json),
         Command::Check => {
             for w in &cfg.warnings {
                 eprintln!("{w}");

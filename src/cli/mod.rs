@@ -11,6 +11,7 @@ macro_rules! say {
 }
 
 pub mod alerts;
+pub mod cluster;
 pub mod feeds;
 pub mod items;
 pub mod poll;

@@ -19,6 +19,9 @@
 //! decisions are in [`lease`].
 
 pub mod clusterer;
+pub mod copy;
 pub mod lease;
+pub mod node;
 pub mod pg;
 pub mod scratch;
+pub mod status;

@@ -135,7 +135,11 @@ impl ScratchPostgres {
         let c = std::ffi::CString::new(self.dir.to_string_lossy().as_bytes())?;
         // SAFETY: a valid NUL-terminated path.
         if unsafe { libc::chown(c.as_ptr(), uid, gid) } != 0 {
-            anyhow::bail!("chown {}: {}", self.dir.display(), std::io::Error::last_os_error());
+            anyhow::bail!(
+                "chown {}: {}",
+                self.dir.display(),
+                std::io::Error::last_os_error()
+            );
         }
         Ok(())
     }
@@ -174,7 +178,14 @@ impl Drop for ScratchPostgres {
         let data = self.dir.join("data");
         let _ = self.run(
             "pg_ctl",
-            &["-D", &data.to_string_lossy(), "-m", "immediate", "-w", "stop"],
+            &[
+                "-D",
+                &data.to_string_lossy(),
+                "-m",
+                "immediate",
+                "-w",
+                "stop",
+            ],
         );
         let _ = std::fs::remove_dir_all(&self.dir);
     }

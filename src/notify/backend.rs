@@ -36,7 +36,9 @@ pub trait OutboxStore: Send + Sync + 'static {
     ) -> impl Future<Output = anyhow::Result<(Vec<DateTime<Utc>>, usize)>> + Send;
 
     /// When the dispatcher should look again, if ever.
-    fn next_due(self: &Arc<Self>) -> impl Future<Output = anyhow::Result<Option<DateTime<Utc>>>> + Send;
+    fn next_due(
+        self: &Arc<Self>,
+    ) -> impl Future<Output = anyhow::Result<Option<DateTime<Utc>>>> + Send;
 
     /// Record an attempt: one of the writer's alert messages.
     fn write(&self, op: WriteOp) -> impl Future<Output = anyhow::Result<()>> + Send;

@@ -16,10 +16,10 @@ use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use super::backend::OutboxStore;
 use super::plan::{self, DIGEST_MAX};
 use super::{Delivery, Message, Notifier, PassStats};
 use crate::config::{Config, NotifierConfig};
-use super::backend::OutboxStore;
 use crate::store::{AlertContext, AlertEvent, Store, WriteOp};
 
 const BATCH: usize = 100;

@@ -46,9 +46,7 @@ pub fn state_from_row(r: &Row) -> anyhow::Result<FeedState> {
         consecutive_errors: u32::try_from(r.try_get::<_, i32>(11)?).unwrap_or(0),
         next_poll: r.try_get(12)?,
         retry_after: r.try_get(13)?,
-        key_mode: r
-            .try_get::<_, Option<&str>>(14)?
-            .and_then(KeyMode::parse),
+        key_mode: r.try_get::<_, Option<&str>>(14)?.and_then(KeyMode::parse),
         held_by: r.try_get(15)?,
         repairs: r
             .try_get::<_, Option<&str>>(16)?
@@ -157,6 +155,7 @@ pub async fn claim_due(
            SELECT f.id FROM feeds f JOIN buckets b ON b.id = f.bucket
            WHERE b.owner = $1 AND b.lease_until > now() + f.poll_lease_ms * interval '1 ms'
              AND f.state <> 'gone' AND COALESCE(f.next_poll, '-infinity') <= now()
+             AND COALESCE(f.retry_after, '-infinity') <= now()
              AND NOT (f.id = ANY($3))
            ORDER BY f.next_poll NULLS FIRST, f.id
            LIMIT $2
@@ -169,9 +168,7 @@ pub async fn claim_due(
          RETURNING {STATE_COLUMNS}, f.lease_epoch, f.bucket"
     );
     let stmt = client.prepare_cached(&sql).await?;
-    let rows = client
-        .query(&stmt, &[&me, &(limit as i64), &busy])
-        .await?;
+    let rows = client.query(&stmt, &[&me, &(limit as i64), &busy]).await?;
     rows.iter()
         .map(|r| {
             Ok(Claimed {
@@ -437,7 +434,11 @@ mod tests {
         let Some((pool, _)) = testdb().await else {
             return;
         };
-        assert_eq!(migrate(&pool).await.unwrap(), (1, 1), "a second migrate does nothing");
+        assert_eq!(
+            migrate(&pool).await.unwrap(),
+            (1, 1),
+            "a second migrate does nothing"
+        );
         let mut c = client(&pool).await.unwrap();
         let list = feeds(3);
         let rows: Vec<SyncRow> = list
@@ -480,7 +481,9 @@ mod tests {
             "another node's result is dropped"
         );
         assert!(matches!(
-            complete_poll(&mut c, "a", first[0].epoch, &outcome).await.unwrap(),
+            complete_poll(&mut c, "a", first[0].epoch, &outcome)
+                .await
+                .unwrap(),
             Completion::Recorded(_)
         ));
 
@@ -488,7 +491,11 @@ mod tests {
         // claim's result is refused.
         tokio::time::sleep(Duration::from_millis(400)).await;
         let again = claim_due(&c, "a", 10, &[]).await.unwrap();
-        assert_eq!(again.len(), 2, "the recorded feed is not due for 15 minutes");
+        assert_eq!(
+            again.len(),
+            2,
+            "the recorded feed is not due for 15 minutes"
+        );
         assert!(again.iter().all(|f| f.epoch == 2));
         let stale = PollOutcome {
             state: again[0].state.clone(),

@@ -176,7 +176,11 @@ async fn store_item(
             let pruned = tx
                 .prepare_cached("SELECT 1 FROM tombstones WHERE feed_id = $1 AND key = $2")
                 .await?;
-            if tx.query_opt(&pruned, &[&feed_id, &item.key]).await?.is_some() {
+            if tx
+                .query_opt(&pruned, &[&feed_id, &item.key])
+                .await?
+                .is_some()
+            {
                 return Ok(());
             }
             let stmt = tx
@@ -236,7 +240,8 @@ async fn record_matches(
                  ON CONFLICT DO NOTHING",
             )
             .await?;
-        tx.execute(&topic, &[&item_id, &&*m.topic, &m.terms]).await?;
+        tx.execute(&topic, &[&item_id, &&*m.topic, &m.terms])
+            .await?;
         let alert = tx
             .prepare_cached(
                 "INSERT INTO pending_alerts (uid, item_id, topic, notifier, matched_terms, created)

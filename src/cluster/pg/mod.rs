@@ -28,9 +28,9 @@ pub fn connect(cfg: &ClusterConfig, max_size: usize) -> anyhow::Result<Pool> {
     if let Some(pw) = &cfg.password {
         pg.password(pw.expose());
     }
-    pg.application_name(&format!("feedwatch {}", cfg.node));
+    pg.application_name(format!("feedwatch {}", cfg.node));
     pg.connect_timeout(Duration::from_secs(10));
-    pg.options(&format!(
+    pg.options(format!(
         "-c idle_in_transaction_session_timeout={} -c lock_timeout={}",
         cfg.lease.as_millis().max(1000),
         cfg.lease.as_millis().max(1000)
@@ -91,12 +91,15 @@ pub(crate) mod testing {
             });
             let guard = server.lock().unwrap_or_else(|e| e.into_inner());
             let Some(pg) = guard.as_ref() else {
-                eprintln!("SKIPPED: PostgreSQL server binaries not found (apt-get install postgresql-15)");
+                eprintln!(
+                    "SKIPPED: PostgreSQL server binaries not found (apt-get install postgresql-15)"
+                );
                 return None;
             };
             static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
             let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            pg.create_db(&format!("t{}_{n}", std::process::id())).unwrap()
+            pg.create_db(&format!("t{}_{n}", std::process::id()))
+                .unwrap()
         };
         let cfg = config(&url, node);
         let pool = connect(&cfg, 8).unwrap();

@@ -21,8 +21,7 @@ use crate::feed_state::HealthEvent;
 use crate::notify::OutboxStore;
 use crate::store::outbox::Due;
 use crate::store::{
-    AlertContext, AlertEvent, FeedEvent, FeedInfo, ItemInfo, Source, StoryInfo, TopicMatch,
-    WriteOp,
+    AlertContext, AlertEvent, FeedEvent, FeedInfo, ItemInfo, Source, StoryInfo, TopicMatch, WriteOp,
 };
 
 /// A node's view of the outbox: its claims, by alert id, with their epochs.
@@ -36,7 +35,8 @@ pub struct PgOutbox {
     claims: Mutex<HashMap<i64, i64>>,
 }
 
-const SELECT: &str = "SELECT a.id, a.uid, a.event, a.topic, a.notifier, a.matched_terms, a.attempts,
+const SELECT: &str =
+    "SELECT a.id, a.uid, a.event, a.topic, a.notifier, a.matched_terms, a.attempts,
         a.created, a.held, a.feed_event,
         s.id, s.title, s.first_seen,
         f.name, i.title, i.url, i.published, i.author, i.summary, i.content, i.categories

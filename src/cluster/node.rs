@@ -227,7 +227,8 @@ struct Heartbeat {
     name: String,
     started: DateTime<Utc>,
     lease: Duration,
-    /// How long a released bucket waits before another node may take it.
+    /// How long a released bucket waits before another node may take it: the longest lease
+    /// a poll in it can have.
     hold: Duration,
     changed: Arc<Notify>,
 }
@@ -258,7 +259,9 @@ impl Heartbeat {
         pgfeeds::heartbeat(&c, &self.me, &self.name, self.started).await?;
         let (rows, live) = pgfeeds::bucket_view(&c, self.lease).await?;
         let plan = plan_buckets(&self.me, &rows, live);
-        pgfeeds::apply_buckets(&c, &self.me, &plan, self.lease, self.hold).await
+        // A bucket's lease outlasts every poll lease in it by the renewal margin, so a feed is
+        // only ever claimed while its bucket will still be ours when the claim ends.
+        pgfeeds::apply_buckets(&c, &self.me, &plan, self.lease + self.hold, self.hold).await
     }
 }
 

@@ -187,7 +187,7 @@ async fn store_item(
                 .prepare_cached(
                     "INSERT INTO items (feed_id, key, guid, title, url, canonical_url, author, summary,
                      content, categories, published, first_seen, content_hash, raw_hash, signature)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, COALESCE($11, $12), $12, $13, $14, $15)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, COALESCE($11::timestamptz, $12), $12, $13, $14, $15)
                      ON CONFLICT (feed_id, key) DO NOTHING RETURNING id",
                 )
                 .await?;

@@ -345,3 +345,99 @@ struct Pending {
     first_seen: DateTime<Utc>,
     signature: Option<Signature>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::pg::testing;
+
+    /// Two outlets' copies of one article (same link) and an unrelated item, each with a
+    /// pending alert for the same topic and notifier.
+    async fn seed(c: &tokio_postgres::Client) {
+        c.batch_execute(
+            "INSERT INTO feeds (id, name, config_url, url, bucket, poll_lease_ms) VALUES
+               (1, 'a', 'http://a/', 'http://a/', 0, 1000), (2, 'b', 'http://b/', 'http://b/', 0, 1000);
+             INSERT INTO items (id, feed_id, key, title, canonical_url, summary, content, first_seen, content_hash) VALUES
+               (1, 1, 'k1', 'Talks in Beijing', 'https://wire.example/story-1', '', 'Lavrov met Wang in Beijing', now(), 'h'),
+               (2, 2, 'k2', 'Beijing talks', 'https://wire.example/story-1', '', 'Lavrov and Wang met', now(), 'h'),
+               (3, 2, 'k3', 'Harvest report', 'https://wire.example/story-2', '', 'Wheat prices fell', now(), 'h');
+             INSERT INTO pending_alerts (uid, item_id, topic, notifier, matched_terms, created) VALUES
+               ('u1', 1, 't', 'n', '[]', now()), ('u2', 2, 't', 'n', '[]', now()), ('u3', 3, 't', 'n', '[]', now());",
+        )
+        .await
+        .unwrap();
+    }
+
+    #[tokio::test]
+    async fn one_clusterer_assigns_stories_and_a_deposed_one_writes_nothing() {
+        let Some((pool, _)) = testing::db("a").await else {
+            return;
+        };
+        let c = client(&pool).await.unwrap();
+        seed(&c).await;
+        let lease = Duration::from_secs(30);
+        let window = Duration::from_secs(72 * 3600);
+        let mut a = Clusterer::new(pool.clone(), "a", lease, window);
+        let mut b = Clusterer::new(pool.clone(), "b", lease, window);
+
+        let r = a.round().await.unwrap();
+        assert_eq!(
+            r,
+            Round {
+                leader: true,
+                assigned: 3,
+                alerts: 2
+            },
+            "the two copies share a story: one alert for it, one for the other story"
+        );
+        assert!(!b.round().await.unwrap().leader, "a holds the role");
+        let stories: i64 = c
+            .query_one("SELECT COUNT(DISTINCT story_id) FROM items", &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(stories, 2);
+        let waiting: i64 = c
+            .query_one("SELECT COUNT(*) FROM pending_alerts", &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(waiting, 0, "every match left pending_alerts");
+
+        // a's lease runs out (a was stopped): b takes over under a new epoch and assigns a
+        // new copy; a, resumed, finds the role gone and writes nothing.
+        c.batch_execute("UPDATE leases SET lease_until = now() - interval '1 second'")
+            .await
+            .unwrap();
+        c.batch_execute(
+            "INSERT INTO items (id, feed_id, key, title, canonical_url, summary, content, first_seen, content_hash)
+             VALUES (4, 1, 'k4', 'Wheat falls', 'https://wire.example/story-2', '', 'Prices of wheat fell', now(), 'h');
+             INSERT INTO pending_alerts (uid, item_id, topic, notifier, matched_terms, created)
+             VALUES ('u4', 4, 't', 'n', '[]', now());",
+        )
+        .await
+        .unwrap();
+        let r = b.round().await.unwrap();
+        assert!(r.leader);
+        assert_eq!((r.assigned, r.alerts), (1, 0), "the story already alerted");
+        assert!(!a.round().await.unwrap().leader);
+        let joined: i64 = c
+            .query_one(
+                "SELECT COUNT(DISTINCT story_id) FROM items WHERE canonical_url = 'https://wire.example/story-2'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(
+            joined, 1,
+            "the new leader's rebuilt index and link rule joined it"
+        );
+        let alerts: i64 = c
+            .query_one("SELECT COUNT(*) FROM alerts", &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(alerts, 2);
+    }
+}

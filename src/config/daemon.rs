@@ -317,3 +317,72 @@ fn default_database() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."));
     data.join("feedwatch").join("feedwatch.db")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::check;
+
+    #[test]
+    fn a_postgres_database_is_a_cluster_node_with_its_password_kept_apart() {
+        let cfg = check(
+            "[daemon]\ndatabase = \"postgres://feedwatch@db.example/feedwatch\"\ndatabase_password = \"s3cret\"\ntimeout = \"1s\"\n[cluster]\nnode = \"n1\"\nlease = \"2s\"\n",
+        )
+        .unwrap();
+        let c = cfg.daemon.cluster.expect("a cluster config");
+        assert_eq!(c.url, "postgres://feedwatch@db.example/feedwatch");
+        assert_eq!(c.node, "n1");
+        assert_eq!(c.lease, std::time::Duration::from_secs(2));
+        assert_eq!(c.password.as_ref().map(|p| p.expose()), Some("s3cret"));
+        assert!(
+            !format!("{c:?}").contains("s3cret"),
+            "never in Debug output"
+        );
+        // The default lease: twice the HTTP timeout and 15 s.
+        let cfg = check("[daemon]\ndatabase = \"postgresql://db.example/fw\"\n").unwrap();
+        assert_eq!(
+            cfg.daemon.cluster.unwrap().lease,
+            std::time::Duration::from_secs(75)
+        );
+        assert!(
+            check("[daemon]\ndatabase = \"fw.db\"\n")
+                .unwrap()
+                .daemon
+                .cluster
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn a_password_in_the_url_a_short_lease_and_a_bad_url_are_refused() {
+        let errs = check("[daemon]\ndatabase = \"postgres://u:pw@db.example/fw\"\n").unwrap_err();
+        assert!(
+            errs[0].contains(
+                "2:12: the database URL carries a password: move it to `database_password`"
+            ) && !errs[0].contains("pw@"),
+            "{errs:?}"
+        );
+        let errs = check(
+            "[daemon]\ndatabase = \"postgres://db.example/fw\"\ntimeout = \"30s\"\n[cluster]\nlease = \"20s\"\n",
+        )
+        .unwrap_err();
+        assert!(
+            errs[0].contains("5:9: `lease` (20s) must be longer than `[daemon] timeout` (30s)"),
+            "{errs:?}"
+        );
+        let errs =
+            check("[daemon]\ndatabase = \"postgres://db.example:notaport/fw\"\n").unwrap_err();
+        assert!(errs[0].contains("not a PostgreSQL URL"), "{errs:?}");
+    }
+
+    #[test]
+    fn cluster_settings_with_sqlite_are_said_to_do_nothing() {
+        let cfg = check("[daemon]\ndatabase = \"fw.db\"\n[cluster]\nnode = \"n1\"\n").unwrap();
+        assert!(
+            cfg.warnings.iter().any(
+                |w| w.contains("`[cluster]` applies only when `database` is a postgres:// URL")
+            ),
+            "{:?}",
+            cfg.warnings
+        );
+    }
+}

@@ -307,10 +307,13 @@ mod tests {
             d.story_window.is_some(),
             d.log_format.is_some(),
             d.allow_private_networks.is_some(),
+            d.database_password.is_some(),
         ];
         assert_eq!(daemon_set.len(), schema::DAEMON.len());
         assert!(daemon_set.iter().all(|s| *s), "{daemon_set:?}");
         assert!(raw.http.and_then(|h| h.listen).is_some());
+        let c = raw.cluster.expect("[cluster]");
+        assert!(c.node.is_some() && c.lease.is_some());
         let f = &raw.feed[0];
         assert!(
             f.name.is_some()

@@ -365,3 +365,80 @@ async fn story_sources(c: &tokio_postgres::Client, story: i64) -> anyhow::Result
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::pg::testing;
+
+    async fn status(c: &tokio_postgres::Client) -> Vec<String> {
+        c.query("SELECT status FROM alerts ORDER BY id", &[])
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_delivery_claim_is_exclusive_and_a_lost_one_records_nothing() {
+        let Some((pool, _)) = testing::db("a").await else {
+            return;
+        };
+        let c = client(&pool).await.unwrap();
+        c.batch_execute(
+            "INSERT INTO alerts (uid, event, notifier, feed_event, created, next_attempt) VALUES
+               ('e1', 'feed.failing', 'ops', '{\"name\":\"f\",\"url\":\"http://f/\",\"error\":\"HTTP 500\",\"consecutive_errors\":3,\"http_status\":500,\"last_ok\":null,\"at\":\"2026-01-01T00:00:00.000Z\"}', now(), now()),
+               ('e2', 'feed.gone', 'ops', '{\"name\":\"g\",\"url\":\"http://g/\",\"error\":null,\"consecutive_errors\":0,\"http_status\":410,\"last_ok\":null,\"at\":\"2026-01-01T00:00:00.000Z\"}', now(), now());",
+        )
+        .await
+        .unwrap();
+        let lease = Duration::from_secs(30);
+        let a = Arc::new(PgOutbox::new(pool.clone(), "a", lease, lease));
+        let b = Arc::new(PgOutbox::new(pool.clone(), "b", lease, lease));
+        let due = a.due(Utc::now(), 10).await.unwrap();
+        assert_eq!(due.alerts.len(), 2);
+        assert_eq!(due.alerts[0].event_name(), "feed.failing");
+        assert!(
+            b.due(Utc::now(), 10).await.unwrap().alerts.is_empty(),
+            "claimed by a"
+        );
+        let ids: Vec<i64> = due.alerts.iter().map(|x| x.id).collect();
+        assert!(a.confirm(ids.clone()).await.unwrap());
+
+        // a's claims run out (a was stopped); b claims them, a may no longer send or record.
+        c.batch_execute("UPDATE alerts SET claim_until = now() - interval '1 second'")
+            .await
+            .unwrap();
+        assert_eq!(b.due(Utc::now(), 10).await.unwrap().alerts.len(), 2);
+        assert!(!a.confirm(ids.clone()).await.unwrap());
+        a.write(WriteOp::AlertsSent {
+            ids: ids.clone(),
+            at: Utc::now(),
+        })
+        .await
+        .unwrap();
+        assert_eq!(
+            status(&c).await,
+            ["pending", "pending"],
+            "a's ack was fenced out"
+        );
+        assert!(b.confirm(ids.clone()).await.unwrap());
+        b.write(WriteOp::AlertsSent {
+            ids,
+            at: Utc::now(),
+        })
+        .await
+        .unwrap();
+        assert_eq!(status(&c).await, ["sent", "sent"]);
+        assert_eq!(
+            b.rate_state("ops".into(), Utc::now() - chrono::Duration::hours(1))
+                .await
+                .unwrap()
+                .0
+                .len(),
+            1,
+            "one message time"
+        );
+    }
+}

@@ -228,8 +228,14 @@ impl<S: PollStore> Poller<S> {
             still_listed: attempt.still_listed,
             events,
         };
+        let matched: Vec<std::sync::Arc<str>> = outcome
+            .items
+            .iter()
+            .flat_map(|i| i.matches.iter().map(|m| m.topic.clone()))
+            .collect();
         match self.store.record(outcome).await {
             Ok(summary) => {
+                crate::metrics::matched(matched.iter().map(|t| &**t));
                 let report = report(feed, &record, url, &summary, &new_state, !announced);
                 PollDone {
                     report,
@@ -438,10 +444,12 @@ impl<S: PollStore> Poller<S> {
         }
     }
 
-    /// Poll every feed of `feeds` now, within the configured limits, and report in their order.
+    /// Poll every feed of `feeds` now, within the configured limits, and report in their order;
+    /// `on_done` sees each report as its poll ends (for progress).
     pub async fn sweep(
         &self,
         feeds: Vec<(FeedConfig, FeedState)>,
+        mut on_done: impl FnMut(&FeedReport),
     ) -> Vec<(FeedReport, Option<FeedState>)> {
         let d = &self.config.daemon;
         let mut admission = Admission::new(d.concurrency, d.per_host);
@@ -466,6 +474,7 @@ impl<S: PollStore> Poller<S> {
             match done {
                 Ok((i, host, done)) => {
                     admission.finish(&host);
+                    on_done(&done.report);
                     slots[i] = Some((done.report, done.state));
                 }
                 // Only cancellation ends a guarded poll task early.

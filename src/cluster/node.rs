@@ -118,7 +118,11 @@ fn sync_rows<'a>(config: &Config, list: &'a [FeedSync], lease: Duration) -> Vec<
 
 /// Run this node until SIGTERM/SIGINT.
 pub async fn run(config: Config) -> anyhow::Result<()> {
+    // First of all, so that a SIGHUP never meets the default action (terminate).
+    let stop = CancellationToken::new();
+    spawn_signal_handler(stop.clone())?;
     let config = Arc::new(config);
+    let _sink = crate::logging::apply(config.daemon.log_format);
     let cluster = config
         .daemon
         .cluster
@@ -147,8 +151,6 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     tracing::info!(node = %me, database = %cluster.url, feeds = config.feeds.len(),
         lease_ms = cluster.lease.as_millis() as u64, "feedwatch node starting");
 
-    let stop = CancellationToken::new();
-    spawn_signal_handler(stop.clone())?;
     let buckets_changed = Arc::new(Notify::new());
     let stored = Arc::new(Notify::new());
     let alerts = Arc::new(Notify::new());
@@ -419,15 +421,23 @@ impl PollLoop {
     }
 }
 
-/// SIGTERM (systemd stop) and SIGINT (Ctrl-C) both ask for a clean stop.
+/// SIGTERM (systemd stop) and SIGINT (Ctrl-C) both ask for a clean stop. SIGHUP (the unit's
+/// ExecReload) is not yet supported on a cluster node: it is logged and otherwise ignored, so
+/// a `systemctl reload` never kills a node.
 fn spawn_signal_handler(stop: CancellationToken) -> anyhow::Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
     let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    let mut hup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
     tokio::spawn(async move {
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = int.recv() => {}
+        loop {
+            tokio::select! {
+                _ = term.recv() => break,
+                _ = int.recv() => break,
+                _ = hup.recv() => tracing::warn!(
+                    "SIGHUP ignored: a cluster node does not reload its config yet; restart the node to apply a change"
+                ),
+            }
         }
         tracing::info!("stopping: no new claims; handing back this node's leases");
         stop.cancel();

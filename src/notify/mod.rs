@@ -32,7 +32,7 @@ use crate::config::{NotifierConfig, NotifierKind};
 use crate::store::AlertContext;
 
 pub use backend::OutboxStore;
-pub use dispatcher::Dispatcher;
+pub use dispatcher::{Dispatcher, PreparedNotifiers};
 pub use lock::{DeliveryLock, Holder, Role};
 pub use plan::retry_time;
 pub use webhook::{payload as webhook_payload, signature};

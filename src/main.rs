@@ -57,7 +57,7 @@ impl Setup<'_> {
     }
 
     /// The config of a command that works on a SQLite database only (all but `run`, `check`,
-    /// `migrate` and `nodes` so far).
+    /// `migrate`, `status` and `nodes` so far).
     fn sqlite(&self, secrets: Secrets) -> Result<Config, Failure> {
         refuse_cluster(self.load(secrets)?)
     }
@@ -87,7 +87,7 @@ impl Setup<'_> {
 fn refuse_cluster(cfg: Config) -> Result<Config, Failure> {
     if cfg.daemon.cluster.is_some() {
         return Err(Failure::Usage(format!(
-            "this command reads a SQLite database; {} names a PostgreSQL one, where `run`, `check`, `migrate` and `nodes` work so far",
+            "this command reads a SQLite database; {} names a PostgreSQL one, where `run`, `check`, `migrate`, `status` and `nodes` work so far",
             cfg.path.display()
         )));
     }
@@ -162,7 +162,16 @@ fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
             cli::cluster::migrate(setup.load(Secrets::Resolve)?, copy_from)
         }
         Command::Nodes { json } => cli::cluster::nodes(setup.load(Secrets::Resolve)?, json),
-        Command::Status { json } => cli::status::run(read()?, json),
+        Command::Status { json } => {
+            let cfg = setup.load(Secrets::Skip)?;
+            // A cluster's status is read from PostgreSQL, which wants the database's password.
+            let cfg = if cfg.daemon.cluster.is_some() {
+                setup.load(Secrets::Resolve)?
+            } else {
+                cfg
+            };
+            cli::status::run(cfg, json)
+        }
         Command::Feeds {
             action: Some(FeedsAction::Reset { name }),
             ..

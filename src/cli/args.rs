@@ -88,9 +88,11 @@ pub enum Command {
     ///
     /// One screen: whether a daemon runs (since when, its pid and config), feeds by state,
     /// feeds polled and new items in the last hour and day, the outbox per notifier, the
-    /// oldest pending alert, failing feeds with their errors, and the database size.
+    /// oldest pending alert, failing feeds with their errors, and the database size. On a
+    /// PostgreSQL database: every node (heartbeat, buckets held, polls in flight) and the
+    /// clusterer instead of the local daemon, then the feeds, the activity and the outbox.
     #[command(
-        after_help = "Examples:\n  feedwatch status\n  feedwatch status --json | jq .daemon.running"
+        after_help = "Examples:\n  feedwatch status\n  feedwatch status --json | jq .daemon.running\n  feedwatch -c cluster.toml status --json | jq .cluster.nodes"
     )]
     Status {
         /// Print JSON instead of text

@@ -101,9 +101,12 @@ pub fn node_id(name: &str, started: DateTime<Utc>) -> String {
 /// The lease of each feed's polls, from its schedule's interval.
 fn sync_rows<'a>(config: &Config, list: &'a [FeedSync], lease: Duration) -> Vec<SyncRow<'a>> {
     let now = Utc::now();
+    // By name once: `Config::feed` is a scan, and a node may carry 100,000 feeds.
+    let by_name: HashMap<&str, &FeedConfig> =
+        config.feeds.iter().map(|f| (f.name.as_str(), f)).collect();
     list.iter()
         .map(|f| {
-            let interval = config.feed(&f.name).and_then(|fc| {
+            let interval = by_name.get(f.name.as_str()).and_then(|fc| {
                 config
                     .schedule_of(fc)
                     .period_after(now, config.daemon.timezone)
@@ -196,6 +199,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         poller,
         polls,
         cluster: cluster.clone(),
+        feed_index: config
+            .feeds
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.name.clone(), i))
+            .collect(),
         admission: Admission::new(config.daemon.concurrency, config.daemon.per_host),
         in_hand: HashSet::new(),
         tasks: JoinSet::new(),
@@ -278,6 +287,8 @@ struct PollLoop {
     poller: Poller<PgPolls>,
     polls: Arc<PgPolls>,
     cluster: ClusterConfig,
+    /// Index in the config's feeds by name (a claim names its feed).
+    feed_index: HashMap<String, usize>,
     admission: Admission<Job>,
     /// Feeds claimed and not finished.
     in_hand: HashSet<i64>,
@@ -343,7 +354,11 @@ impl PollLoop {
         let claimed = pgfeeds::claim_due(&c, &self.polls.me, room, &busy).await?;
         let n = claimed.len();
         for cl in claimed {
-            let Some(feed) = self.poller.config.feed(&cl.state.name).cloned() else {
+            let feed = self
+                .feed_index
+                .get(&cl.state.name)
+                .and_then(|&i| self.poller.config.feeds.get(i));
+            let Some(feed) = feed.cloned() else {
                 // Configured on another node only (a config being rolled out).
                 pgfeeds::release(&c, &self.polls.me, cl.state.id, cl.epoch, Utc::now() + HOLD)
                     .await?;

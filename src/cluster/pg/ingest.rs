@@ -1,6 +1,7 @@
-//! The end of a poll on PostgreSQL, in one transaction: the feed's new state (fenced: only
-//! while the claim is still this node's), new and edited items, topic matches waiting for a
-//! story, feed-health events. As on SQLite everything was decided before (keys, text, hashes,
+//! The end of a poll on PostgreSQL, in one transaction (one statement when there is nothing
+//! but the state, as after a 304): the feed's new state (fenced: only while the claim is
+//! still this node's), new and edited items, topic matches waiting for a story, feed-health
+//! events. As on SQLite everything was decided before (keys, text, hashes,
 //! matches, alert uids); this code looks up what it must and binds.
 //!
 //! Inserts are idempotent (`ON CONFLICT DO NOTHING RETURNING`): a feed polled again after an

@@ -30,6 +30,10 @@ use crate::store::{Store, WriterHealth, queries};
 pub use reload::{FeedChanges, feed_changes};
 
 pub async fn run(config: Config) -> anyhow::Result<()> {
+    if config.daemon.cluster.is_some() {
+        // One node of several on PostgreSQL: claims instead of the in-memory schedule.
+        return crate::cluster::node::run(config).await;
+    }
     // First of all, so that a SIGHUP never meets the default action (terminate).
     let shutdown = CancellationToken::new();
     let reloads = spawn_signal_handler(shutdown.clone())?;

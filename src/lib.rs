@@ -10,6 +10,7 @@
 //! them into the service, with [`control`] for the CLI to reach it, [`http`] and [`metrics`]
 //! for health and metrics, and [`logging`] for where the log goes.
 
+pub mod cluster;
 pub mod config;
 pub mod control;
 pub mod daemon;

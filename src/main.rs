@@ -56,6 +56,12 @@ impl Setup<'_> {
         Ok(cfg)
     }
 
+    /// The config of a command that works on a SQLite database only (all but `run`, `check`,
+    /// `migrate`, `status` and `nodes` so far).
+    fn sqlite(&self, secrets: Secrets) -> Result<Config, Failure> {
+        refuse_cluster(self.load(secrets)?)
+    }
+
     /// The config of a command that may create the database (`run`, `poll`): the default
     /// location's directory is created (0700); a chosen path's never is.
     fn load_for_writing(&self) -> Result<Config, Failure> {
@@ -78,6 +84,16 @@ impl Setup<'_> {
     }
 }
 
+fn refuse_cluster(cfg: Config) -> Result<Config, Failure> {
+    if cfg.daemon.cluster.is_some() {
+        return Err(Failure::Usage(format!(
+            "this command reads a SQLite database; {} names a PostgreSQL one, where `run`, `check`, `migrate`, `status` and `nodes` work so far",
+            cfg.path.display()
+        )));
+    }
+    Ok(cfg)
+}
+
 /// Generated text (completions, the man page) to stdout, line by line.
 fn emit(bytes: &[u8]) -> Result<ExitCode, Failure> {
     for line in String::from_utf8_lossy(bytes).lines() {
@@ -91,7 +107,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
         config: cli.config.as_deref(),
         db: cli.db.as_deref(),
     };
-    let read = || setup.load(Secrets::Skip);
+    let read = || setup.sqlite(Secrets::Skip);
     match cli.command {
         Command::Completions { shell } => {
             let mut out = Vec::new();
@@ -139,8 +155,23 @@ fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
             runtime()?.block_on(feedwatch::daemon::run(cfg))?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Poll { feeds, json } => cli::poll::run(setup.load_for_writing()?, feeds, json),
-        Command::Status { json } => cli::status::run(read()?, json),
+        Command::Poll { feeds, json } => {
+            cli::poll::run(refuse_cluster(setup.load_for_writing()?)?, feeds, json)
+        }
+        Command::Migrate { copy_from } => {
+            cli::cluster::migrate(setup.load(Secrets::Resolve)?, copy_from)
+        }
+        Command::Nodes { json } => cli::cluster::nodes(setup.load(Secrets::Resolve)?, json),
+        Command::Status { json } => {
+            let cfg = setup.load(Secrets::Skip)?;
+            // A cluster's status is read from PostgreSQL, which wants the database's password.
+            let cfg = if cfg.daemon.cluster.is_some() {
+                setup.load(Secrets::Resolve)?
+            } else {
+                cfg
+            };
+            cli::status::run(cfg, json)
+        }
         Command::Feeds {
             action: Some(FeedsAction::Reset { name }),
             ..

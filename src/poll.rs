@@ -62,17 +62,58 @@ pub struct PollDone {
 /// How long a feed whose poll could not be recorded is held back.
 const HOLD: chrono::Duration = chrono::Duration::seconds(60);
 
+/// Where a poll's result goes and what the CPU stage asks about stored entries: the SQLite
+/// store (its writer thread), or a cluster node's PostgreSQL (`cluster::node`).
+pub trait PollStore: Send + Sync + 'static {
+    /// Record one poll's outcome durably; what it stored.
+    fn record(
+        &self,
+        outcome: PollOutcome,
+    ) -> impl std::future::Future<Output = anyhow::Result<IngestSummary>> + Send;
+
+    /// What the store knows of `keys` in feed `feed_id`. Called on the CPU pool: may block.
+    fn known_entries(
+        &self,
+        feed_id: i64,
+        keys: &[&str],
+    ) -> anyhow::Result<std::collections::HashMap<String, crate::prepare::Known>>;
+}
+
+impl PollStore for Store {
+    async fn record(&self, outcome: PollOutcome) -> anyhow::Result<IngestSummary> {
+        self.writer().poll(outcome).await
+    }
+
+    fn known_entries(
+        &self,
+        feed_id: i64,
+        keys: &[&str],
+    ) -> anyhow::Result<std::collections::HashMap<String, crate::prepare::Known>> {
+        self.read(|c| known_entries(c, feed_id, keys.iter(), Utc::now()))
+    }
+}
+
 /// Shared by every poll: the store, the config, one HTTP client and the CPU pool.
-#[derive(Clone)]
-pub struct Poller {
-    pub store: Arc<Store>,
+pub struct Poller<S: PollStore = Store> {
+    pub store: Arc<S>,
     pub config: Arc<Config>,
     fetcher: Fetcher,
     cpu: CpuPool,
 }
 
-impl Poller {
-    pub fn new(store: Arc<Store>, config: Arc<Config>) -> anyhow::Result<Self> {
+impl<S: PollStore> Clone for Poller<S> {
+    fn clone(&self) -> Self {
+        Self {
+            store: Arc::clone(&self.store),
+            config: Arc::clone(&self.config),
+            fetcher: self.fetcher.clone(),
+            cpu: self.cpu.clone(),
+        }
+    }
+}
+
+impl<S: PollStore> Poller<S> {
+    pub fn new(store: Arc<S>, config: Arc<Config>) -> anyhow::Result<Self> {
         let d = &config.daemon;
         let fetcher = Fetcher::new(FetchSettings {
             user_agent: d.user_agent.clone(),
@@ -192,7 +233,7 @@ impl Poller {
             .iter()
             .flat_map(|i| i.matches.iter().map(|m| m.topic.clone()))
             .collect();
-        match self.store.writer().poll(outcome).await {
+        match self.store.record(outcome).await {
             Ok(summary) => {
                 crate::metrics::matched(matched.iter().map(|t| &**t));
                 let report = report(feed, &record, url, &summary, &new_state, !announced);
@@ -390,7 +431,7 @@ impl Poller {
             };
             drop(body);
             prepare(doc, &config, &feed, key_mode, |keys| {
-                store.read(|c| known_entries(c, feed_id, keys.iter(), Utc::now()))
+                store.known_entries(feed_id, keys)
             })
             .map_err(|e| ReadFailure::Error(format!("{e:#}")))
         };

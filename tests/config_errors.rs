@@ -246,7 +246,7 @@ fn far_off_names_get_no_guess() {
     assert_eq!(c.code, Some(2));
     assert_eq!(c.at("2:1"), "unknown key `colour` in `[daemon]`");
     assert!(
-        c.at("4:2").starts_with("unknown table `[palette]` (the tables are [daemon], [http], [[feed]], [[topic]], [[notifier]])"),
+        c.at("4:2").starts_with("unknown table `[palette]` (the tables are [daemon], [http], [cluster], [[feed]], [[topic]], [[notifier]])"),
         "{}",
         c.all()
     );

@@ -88,9 +88,11 @@ pub enum Command {
     ///
     /// One screen: whether a daemon runs (since when, its pid and config), feeds by state,
     /// feeds polled and new items in the last hour and day, the outbox per notifier, the
-    /// oldest pending alert, failing feeds with their errors, and the database size.
+    /// oldest pending alert, failing feeds with their errors, and the database size. On a
+    /// PostgreSQL database: every node (heartbeat, buckets held, polls in flight) and the
+    /// clusterer instead of the local daemon, then the feeds, the activity and the outbox.
     #[command(
-        after_help = "Examples:\n  feedwatch status\n  feedwatch status --json | jq .daemon.running"
+        after_help = "Examples:\n  feedwatch status\n  feedwatch status --json | jq .daemon.running\n  feedwatch -c cluster.toml status --json | jq .cluster.nodes"
     )]
     Status {
         /// Print JSON instead of text
@@ -200,6 +202,29 @@ pub enum Command {
     /// runs, it prunes with its own config's retention.
     #[command(after_help = "Examples:\n  feedwatch prune")]
     Prune,
+
+    /// Create or upgrade the database schema and exit (SQLite or PostgreSQL)
+    ///
+    /// With a postgres:// `database`, `--copy-from` then copies a SQLite database's feeds,
+    /// items, stories and alerts into it: the move from one node to several.
+    #[command(
+        after_help = "Examples:\n  feedwatch migrate\n  feedwatch -c cluster.toml migrate --copy-from /var/lib/feedwatch/feedwatch.db"
+    )]
+    Migrate {
+        /// PostgreSQL only: then copy this SQLite database into it (it must hold no feeds yet)
+        #[arg(long, value_name = "SQLITE_FILE")]
+        copy_from: Option<PathBuf>,
+    },
+
+    /// The nodes sharing a PostgreSQL database: heartbeat, buckets held, the clusterer
+    #[command(
+        after_help = "Examples:\n  feedwatch -c cluster.toml nodes\n  feedwatch -c cluster.toml nodes --json"
+    )]
+    Nodes {
+        /// Print JSON instead of text
+        #[arg(long)]
+        json: bool,
+    },
 
     /// Alerts in the outbox, with their story and outlets
     #[command(

@@ -20,6 +20,7 @@ macro_rules! note {
 
 pub mod alerts;
 pub mod args;
+pub mod cluster;
 pub mod daemon;
 pub mod feeds;
 pub mod items;

@@ -1,6 +1,7 @@
 //! `feedwatch status`: one screen on what the daemon is doing, from the daemon itself (is it
 //! running, since when, with which config) and from the database (feeds by state, activity,
-//! the outbox, failing feeds, size).
+//! the outbox, failing feeds, size). On a cluster (a `postgres://` database) it shows the
+//! nodes instead of the local daemon: owner, last heartbeat, buckets held, the clusterer.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -9,13 +10,14 @@ use std::process::ExitCode;
 use chrono::Utc;
 use serde::Serialize;
 
+use feedwatch::cluster::status::{self as cluster, ClusterStatus};
 use feedwatch::config::Config;
 use feedwatch::control::DaemonStatus;
 use feedwatch::store::AlertView;
 use feedwatch::store::queries::{self, Activity, OutboxDepth};
 
 use super::out::{Tone, Ui, ui};
-use super::{Failure, daemon, open, print_json, when};
+use super::{Failure, daemon, open, print_json, runtime, when};
 
 /// `status --json`.
 #[derive(Serialize)]
@@ -56,6 +58,9 @@ struct DatabaseView {
 }
 
 pub fn run(cfg: Config, json: bool) -> Result<ExitCode, Failure> {
+    if cfg.daemon.cluster.is_some() {
+        return run_cluster(&cfg, json);
+    }
     let running = daemon::running(&cfg)?;
     let store = open(&cfg)?;
     let now = Utc::now();
@@ -156,44 +161,9 @@ fn print(ui: &Ui, cfg: &Config, s: &Status) {
         None => "not running".into(),
     };
     line(ui, "daemon", &daemon);
-    let total: usize = s.feeds.values().sum();
-    // The usual states first, in the order an operator reads them.
-    let mut states: Vec<String> = ["ok", "failing", "gone", "new"]
-        .iter()
-        .map(|k| format!("{} {k}", s.feeds.get(*k).copied().unwrap_or(0)))
-        .collect();
-    states.extend(
-        s.feeds
-            .iter()
-            .filter(|(k, _)| !["ok", "failing", "gone", "new"].contains(&k.as_str()))
-            .map(|(k, v)| format!("{v} {k}")),
-    );
-    line(ui, "feeds", &format!("{total}: {}", states.join(", ")));
-    let a = &s.activity;
-    line(
-        ui,
-        "activity",
-        &format!(
-            "last hour: {} feeds polled, {} new items; last day: {} feeds polled, {} new items; last poll {}",
-            a.feeds_polled_last_hour,
-            a.new_items_last_hour,
-            a.feeds_polled_last_day,
-            a.new_items_last_day,
-            a.last_poll
-                .as_deref()
-                .map_or("never".into(), |t| when::show(ui, t))
-        ),
-    );
-    let outbox = if s.outbox.is_empty() {
-        "empty".to_string()
-    } else {
-        s.outbox
-            .iter()
-            .map(|o| format!("{}: {} pending, {} failed", o.notifier, o.pending, o.failed))
-            .collect::<Vec<_>>()
-            .join("; ")
-    };
-    line(ui, "outbox", &outbox);
+    feeds_line(ui, &s.feeds);
+    activity_line(ui, &s.activity);
+    outbox_line(ui, &s.outbox);
     if let Some(a) = &s.oldest_pending {
         let what = a.topic.clone().unwrap_or_else(|| a.event.clone());
         let mut text = format!(
@@ -210,21 +180,122 @@ fn print(ui: &Ui, cfg: &Config, s: &Status) {
         line(ui, "oldest", &text);
     }
     for f in &s.failing {
-        let mut text = format!("{} ({}", f.name, f.state);
-        if f.consecutive_errors > 0 {
-            text.push_str(&format!(", {} errors in a row", f.consecutive_errors));
-        }
-        text.push(')');
-        if let Some(e) = &f.error {
-            text.push_str(&format!(": {e}"));
-        }
-        line(ui, "failing", &text);
+        failing_line(
+            ui,
+            &f.name,
+            &f.state,
+            i64::from(f.consecutive_errors),
+            f.error.as_deref(),
+        );
     }
     line(
         ui,
         "database",
         &format!("{}, {}", s.database.path.display(), size(s.database.bytes)),
     );
+}
+
+/// `status` on a cluster: the nodes as the database sees them, then the configured feeds,
+/// the activity and the outbox as for SQLite.
+fn run_cluster(cfg: &Config, json: bool) -> Result<ExitCode, Failure> {
+    let status = runtime()?.block_on(cluster::cluster_status(cfg))?;
+    if json {
+        print_json(&status)?;
+    } else {
+        print_cluster(&ui(), &status);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_cluster(ui: &Ui, s: &ClusterStatus) {
+    let now = Utc::now();
+    line(ui, "cluster", &cluster::summary(&s.cluster));
+    if s.cluster.nodes.is_empty() {
+        line(
+            ui,
+            "node",
+            "none has run against this database in the last day",
+        );
+    }
+    for n in &s.cluster.nodes {
+        line(ui, "node", &cluster::node_line(n, now));
+    }
+    let feeds: BTreeMap<String, usize> = s
+        .feeds
+        .iter()
+        .map(|(k, v)| (k.clone(), usize::try_from(*v).unwrap_or(0)))
+        .collect();
+    feeds_line(ui, &feeds);
+    activity_line(ui, &s.activity);
+    outbox_line(ui, &s.outbox);
+    for f in &s.failing {
+        failing_line(
+            ui,
+            &f.name,
+            &f.state,
+            i64::from(f.consecutive_errors),
+            f.error.as_deref(),
+        );
+    }
+}
+
+fn feeds_line(ui: &Ui, by_state: &BTreeMap<String, usize>) {
+    let total: usize = by_state.values().sum();
+    // The usual states first, in the order an operator reads them.
+    let usual = ["ok", "failing", "gone", "new"];
+    let mut states: Vec<String> = usual
+        .iter()
+        .map(|k| format!("{} {k}", by_state.get(*k).copied().unwrap_or(0)))
+        .collect();
+    states.extend(
+        by_state
+            .iter()
+            .filter(|(k, _)| !usual.contains(&k.as_str()))
+            .map(|(k, v)| format!("{v} {k}")),
+    );
+    line(ui, "feeds", &format!("{total}: {}", states.join(", ")));
+}
+
+fn activity_line(ui: &Ui, a: &Activity) {
+    line(
+        ui,
+        "activity",
+        &format!(
+            "last hour: {} feeds polled, {} new items; last day: {} feeds polled, {} new items; last poll {}",
+            a.feeds_polled_last_hour,
+            a.new_items_last_hour,
+            a.feeds_polled_last_day,
+            a.new_items_last_day,
+            a.last_poll
+                .as_deref()
+                .map_or("never".into(), |t| when::show(ui, t))
+        ),
+    );
+}
+
+fn outbox_line(ui: &Ui, outbox: &[OutboxDepth]) {
+    let text = if outbox.is_empty() {
+        "empty".to_string()
+    } else {
+        outbox
+            .iter()
+            .map(|o| format!("{}: {} pending, {} failed", o.notifier, o.pending, o.failed))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    line(ui, "outbox", &text);
+}
+
+fn failing_line(ui: &Ui, name: &str, state: &str, errors: i64, error: Option<&str>) {
+    let mut text = format!("{name} ({state}");
+    if errors > 0 {
+        text.push_str(&format!(", {errors} errors in a row"));
+    }
+    text.push(')');
+    if let Some(e) = error {
+        text.push_str(&format!(": {e}"));
+    }
+    line(ui, "failing", &text);
 }
 
 #[cfg(test)]

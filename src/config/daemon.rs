@@ -8,10 +8,11 @@ use std::time::Duration;
 use chrono_tz::Tz;
 
 use super::locate::{PathSegs, Problems, p};
-use super::raw::{RawDaemon, RawHttp};
+use super::raw::{RawCluster, RawDaemon, RawHttp};
+use super::secrets::SecretReader;
 use super::suggest::unknown_choice;
 use super::values::{cron, parse_duration, parse_size};
-use super::{DaemonConfig, HttpConfig, LogFormat, default_user_agent};
+use super::{ClusterConfig, DaemonConfig, HttpConfig, LogFormat, default_user_agent};
 
 fn key(k: &str) -> PathSegs {
     p(&[&"daemon", &k])
@@ -52,11 +53,12 @@ pub(super) fn validate(
         problems,
     );
     let log_format = log_format(d.log_format.as_deref(), problems);
-    let database = d
-        .database
-        .as_ref()
-        .map(|db| base.join(db))
-        .unwrap_or_else(default_database);
+    let database = match d.database.as_deref() {
+        // A URL is kept as written (see [`cluster`]).
+        Some(db) if is_postgres_url(db) => PathBuf::from(db),
+        Some(db) => base.join(db),
+        None => default_database(),
+    };
     Some(DaemonConfig {
         database,
         schedule: schedule?,
@@ -82,7 +84,102 @@ pub(super) fn validate(
         },
         give_up_after,
         allow_private_networks: d.allow_private_networks.unwrap_or(false),
+        cluster: None,
     })
+}
+
+/// Whether `database` names a PostgreSQL server rather than a SQLite file.
+pub fn is_postgres_url(database: &str) -> bool {
+    database.starts_with("postgres://") || database.starts_with("postgresql://")
+}
+
+/// The cluster settings, when `database` is a PostgreSQL URL: its password from
+/// `database_password` (never from the URL, which is logged), the node's name, the lease.
+pub(super) fn cluster(
+    d: &RawDaemon,
+    c: Option<&RawCluster>,
+    timeout: Duration,
+    secrets: &SecretReader<'_>,
+    problems: &mut Problems,
+    warnings: &mut Problems,
+) -> Option<ClusterConfig> {
+    let url = d.database.as_deref().filter(|db| is_postgres_url(db));
+    let Some(url) = url else {
+        if c.is_some() {
+            warnings.value(
+                p(&[&"cluster"]),
+                "`[cluster]` applies only when `database` is a postgres:// URL; this daemon uses SQLite",
+            );
+        }
+        if d.database_password.is_some() {
+            warnings.value(
+                key("database_password"),
+                "`database_password` is for a postgres:// `database`; SQLite has none",
+            );
+        }
+        return None;
+    };
+    match url.parse::<tokio_postgres::Config>() {
+        Ok(parsed) if parsed.get_password().is_some() => {
+            problems.value(
+                key("database"),
+                "the database URL carries a password: move it to `database_password` (e.g. `database_password = { credential = \"postgres-password\" }`), so that the URL can be logged",
+            );
+            return None;
+        }
+        Ok(_) => {}
+        Err(e) => {
+            problems.value(
+                key("database"),
+                format!("not a PostgreSQL URL: {e}; expected e.g. \"postgres://feedwatch@db.example.org/feedwatch\""),
+            );
+            return None;
+        }
+    }
+    let password = d
+        .database_password
+        .as_ref()
+        .and_then(|s| secrets.resolve(s, key("database_password"), problems, warnings));
+    let at = |k: &str| p(&[&"cluster", &k]);
+    // Twice the HTTP timeout (a poll may follow an autodiscovery link: two fetches) and time
+    // to parse and write.
+    let default_lease = timeout * 2 + Duration::from_secs(15);
+    let lease = match c.and_then(|c| c.lease.as_deref()) {
+        None => default_lease,
+        Some(s) => match parse_duration(s) {
+            Ok(l) if l <= timeout => {
+                problems.value(
+                    at("lease"),
+                    format!("`lease` ({s}) must be longer than `[daemon] timeout` ({}s): a poll still running when its lease ends is polled again by another node", timeout.as_secs()),
+                );
+                default_lease
+            }
+            Ok(l) => l,
+            Err(e) => {
+                problems.value(at("lease"), e);
+                default_lease
+            }
+        },
+    };
+    let node = c
+        .and_then(|c| c.node.clone())
+        .filter(|n| !n.trim().is_empty())
+        .unwrap_or_else(default_node_name);
+    Some(ClusterConfig {
+        url: url.to_string(),
+        password,
+        node,
+        lease,
+    })
+}
+
+/// The machine's host name, else "feedwatch".
+fn default_node_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "feedwatch".to_string())
 }
 
 /// The `[daemon]` checks that come after the other sections: `notify_errors` must name
@@ -194,4 +291,73 @@ fn default_database() -> PathBuf {
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
         .unwrap_or_else(|| PathBuf::from("."));
     data.join("feedwatch").join("feedwatch.db")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::check;
+
+    #[test]
+    fn a_postgres_database_is_a_cluster_node_with_its_password_kept_apart() {
+        let cfg = check(
+            "[daemon]\ndatabase = \"postgres://feedwatch@db.example/feedwatch\"\ndatabase_password = \"s3cret\"\ntimeout = \"1s\"\n[cluster]\nnode = \"n1\"\nlease = \"2s\"\n",
+        )
+        .unwrap();
+        let c = cfg.daemon.cluster.expect("a cluster config");
+        assert_eq!(c.url, "postgres://feedwatch@db.example/feedwatch");
+        assert_eq!(c.node, "n1");
+        assert_eq!(c.lease, std::time::Duration::from_secs(2));
+        assert_eq!(c.password.as_ref().map(|p| p.expose()), Some("s3cret"));
+        assert!(
+            !format!("{c:?}").contains("s3cret"),
+            "never in Debug output"
+        );
+        // The default lease: twice the HTTP timeout and 15 s.
+        let cfg = check("[daemon]\ndatabase = \"postgresql://db.example/fw\"\n").unwrap();
+        assert_eq!(
+            cfg.daemon.cluster.unwrap().lease,
+            std::time::Duration::from_secs(75)
+        );
+        assert!(
+            check("[daemon]\ndatabase = \"fw.db\"\n")
+                .unwrap()
+                .daemon
+                .cluster
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn a_password_in_the_url_a_short_lease_and_a_bad_url_are_refused() {
+        let errs = check("[daemon]\ndatabase = \"postgres://u:pw@db.example/fw\"\n").unwrap_err();
+        assert!(
+            errs[0].contains(
+                "2:12: the database URL carries a password: move it to `database_password`"
+            ) && !errs[0].contains("pw@"),
+            "{errs:?}"
+        );
+        let errs = check(
+            "[daemon]\ndatabase = \"postgres://db.example/fw\"\ntimeout = \"30s\"\n[cluster]\nlease = \"20s\"\n",
+        )
+        .unwrap_err();
+        assert!(
+            errs[0].contains("5:9: `lease` (20s) must be longer than `[daemon] timeout` (30s)"),
+            "{errs:?}"
+        );
+        let errs =
+            check("[daemon]\ndatabase = \"postgres://db.example:notaport/fw\"\n").unwrap_err();
+        assert!(errs[0].contains("not a PostgreSQL URL"), "{errs:?}");
+    }
+
+    #[test]
+    fn cluster_settings_with_sqlite_are_said_to_do_nothing() {
+        let cfg = check("[daemon]\ndatabase = \"fw.db\"\n[cluster]\nnode = \"n1\"\n").unwrap();
+        assert!(
+            cfg.warnings.iter().any(
+                |w| w.contains("`[cluster]` applies only when `database` is a postgres:// URL")
+            ),
+            "{:?}",
+            cfg.warnings
+        );
+    }
 }

@@ -116,6 +116,23 @@ pub struct DaemonConfig {
     /// Whether a redirect, an autodiscovery link or a DNS answer may lead a fetch that started
     /// at a public address into a private network (default false; see [`crate::netguard`]).
     pub allow_private_networks: bool,
+    /// Set when `database` is a `postgres://` URL: this daemon is one node of several sharing
+    /// that database (see [`crate::cluster`]).
+    pub cluster: Option<ClusterConfig>,
+}
+
+/// `database = "postgres://…"` with `database_password` and `[cluster]`.
+#[derive(Debug, Clone)]
+pub struct ClusterConfig {
+    /// The URL as written (it carries no password: that is refused in favour of
+    /// `database_password`, so the URL can be logged).
+    pub url: String,
+    pub password: Option<Secret>,
+    /// This node's name in `feedwatch nodes` (default: the host name).
+    pub node: String,
+    /// How long a claim lasts unless renewed: a feed's poll, an alert's delivery, a host
+    /// bucket, the clusterer's role.
+    pub lease: Duration,
 }
 
 /// Settings of the database connections.
@@ -355,7 +372,17 @@ fn validate(
         base: &base,
         mode: secrets,
     };
-    let daemon = daemon::validate(&raw.daemon, &base, problems);
+    let mut daemon = daemon::validate(&raw.daemon, &base, problems);
+    if let Some(d) = &mut daemon {
+        d.cluster = daemon::cluster(
+            &raw.daemon,
+            raw.cluster.as_ref(),
+            d.timeout,
+            &reader,
+            problems,
+            warnings,
+        );
+    }
     let http = daemon::http(raw.http.as_ref(), problems);
     let (feeds, feed_names) = feeds::validate(raw.feed, problems);
     let (notifiers, notifier_names) =

@@ -16,6 +16,7 @@ pub(super) struct RawConfig {
     pub empty: bool,
     pub daemon: RawDaemon,
     pub http: Option<RawHttp>,
+    pub cluster: Option<RawCluster>,
     pub feed: Vec<RawFeed>,
     pub topic: Vec<RawTopic>,
     pub notifier: Vec<RawNotifier>,
@@ -44,6 +45,13 @@ pub(super) struct RawDaemon {
     pub story_window: Option<String>,
     pub log_format: Option<String>,
     pub allow_private_networks: Option<bool>,
+    pub database_password: Option<RawSecret>,
+}
+
+#[derive(Default)]
+pub(super) struct RawCluster {
+    pub node: Option<String>,
+    pub lease: Option<String>,
 }
 
 #[derive(Default)]
@@ -151,6 +159,7 @@ pub(super) fn read(root: &DeTable<'_>, problems: &mut Problems) -> RawConfig {
         match section.name {
             "daemon" => raw.daemon = tables.next().map(daemon).unwrap_or_default(),
             "http" => raw.http = tables.next().map(http),
+            "cluster" => raw.cluster = tables.next().map(cluster),
             "feed" => raw.feed = tables.map(feed).collect(),
             "topic" => raw.topic = tables.map(topic).collect(),
             _ => raw.notifier = tables.map(notifier).collect(),
@@ -183,6 +192,14 @@ fn daemon(f: Fields<'_, '_>) -> RawDaemon {
         story_window: f.text("story_window"),
         log_format: f.text("log_format"),
         allow_private_networks: f.flag("allow_private_networks"),
+        database_password: f.value("database_password", super::schema::Ty::Secret),
+    }
+}
+
+fn cluster(f: Fields<'_, '_>) -> RawCluster {
+    RawCluster {
+        node: f.text("node"),
+        lease: f.text("lease"),
     }
 }
 
@@ -290,10 +307,13 @@ mod tests {
             d.story_window.is_some(),
             d.log_format.is_some(),
             d.allow_private_networks.is_some(),
+            d.database_password.is_some(),
         ];
         assert_eq!(daemon_set.len(), schema::DAEMON.len());
         assert!(daemon_set.iter().all(|s| *s), "{daemon_set:?}");
         assert!(raw.http.and_then(|h| h.listen).is_some());
+        let c = raw.cluster.expect("[cluster]");
+        assert!(c.node.is_some() && c.lease.is_some());
         let f = &raw.feed[0];
         assert!(
             f.name.is_some()

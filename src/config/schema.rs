@@ -71,6 +71,17 @@ pub(super) const DAEMON: &[Key] = &[
     k("story_window", Duration, &[r#""72h""#]),
     k("log_format", Text, &[r#""auto""#]),
     k("allow_private_networks", Flag, &["false"]),
+    k(
+        "database_password",
+        Secret,
+        &[r#"{ credential = "postgres-password" }"#],
+    ),
+];
+
+/// `[cluster]`: a node of several sharing one PostgreSQL database (see `crate::cluster`).
+pub(super) const CLUSTER: &[Key] = &[
+    k("node", Text, &[r#""feedwatch-1""#]),
+    k("lease", Duration, &[r#""75s""#]),
 ];
 
 pub(super) const HTTP: &[Key] = &[k("listen", Text, &[r#""127.0.0.1:9187""#])];
@@ -175,6 +186,11 @@ pub(super) const SECTIONS: &[Section] = &[
         name: "http",
         shape: Shape::Table,
         keys: HTTP,
+    },
+    Section {
+        name: "cluster",
+        shape: Shape::Table,
+        keys: CLUSTER,
     },
     Section {
         name: "feed",

@@ -23,7 +23,7 @@ use chrono::Utc;
 
 use super::Loop;
 use crate::config::{self, Config, Secrets};
-use crate::notify::Dispatcher;
+use crate::notify::PreparedNotifiers;
 use crate::poll::Poller;
 use crate::store::queries::{self, FeedSync};
 
@@ -161,7 +161,7 @@ impl Loop {
         let store = Arc::clone(&self.poller.store);
         let poller = Poller::new(Arc::clone(&store), Arc::clone(&new))
             .context("setting up polling with the new config")?;
-        let notifiers = Dispatcher::prepare(Arc::clone(&new))
+        let notifiers = PreparedNotifiers::build(Arc::clone(&new))
             .context("setting up the notifiers of the new config")?;
         let feeds = feed_changes(&running, &new);
         store

@@ -16,10 +16,11 @@ use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use super::backend::OutboxStore;
 use super::plan::{self, DIGEST_MAX};
 use super::{Delivery, Message, Notifier, PassStats};
 use crate::config::{Config, NotifierConfig};
-use crate::store::{AlertContext, AlertEvent, Store, WriteOp, outbox};
+use crate::store::{AlertContext, AlertEvent, Store, WriteOp};
 
 const BATCH: usize = 100;
 /// How soon delivery marks that could not be written are tried again.
@@ -29,8 +30,8 @@ const RATE_WINDOW: Duration = Duration::from_secs(3600);
 /// Tests shorten the rate window with this variable (e.g. "2s"); nothing else reads it.
 const RATE_WINDOW_ENV: &str = "FEEDWATCH_TEST_RATE_WINDOW";
 
-pub struct Dispatcher {
-    store: Arc<Store>,
+pub struct Dispatcher<O: OutboxStore = Store> {
+    store: Arc<O>,
     /// The config and the notifiers built from it; replaced whole by a reload, so a pass
     /// that started with one keeps it to its end.
     setup: RwLock<Arc<Setup>>,
@@ -44,6 +45,14 @@ pub struct Dispatcher {
 
 /// Notifiers built for a new config, ready for [`Dispatcher::reconfigure`].
 pub struct PreparedNotifiers(Arc<Setup>);
+
+impl PreparedNotifiers {
+    /// The notifiers of `config`, built (secrets read again); an error leaves the running
+    /// ones in place.
+    pub fn build(config: Arc<Config>) -> anyhow::Result<Self> {
+        Setup::new(config).map(|s| Self(Arc::new(s)))
+    }
+}
 
 /// What one config makes of the notifiers.
 struct Setup {
@@ -78,8 +87,8 @@ impl Setup {
     }
 }
 
-impl Dispatcher {
-    pub fn new(store: Arc<Store>, config: Arc<Config>) -> anyhow::Result<Self> {
+impl<O: OutboxStore> Dispatcher<O> {
+    pub fn new(store: Arc<O>, config: Arc<Config>) -> anyhow::Result<Self> {
         let setup = Setup::new(config)?;
         let rate_window = match std::env::var(RATE_WINDOW_ENV) {
             Ok(v) => {
@@ -94,14 +103,6 @@ impl Dispatcher {
             failing: Default::default(),
             rate_window,
         })
-    }
-
-    /// The notifiers of `config`, built (secrets read again) for [`reconfigure`]; an error
-    /// leaves the running ones in place.
-    ///
-    /// [`reconfigure`]: Self::reconfigure
-    pub fn prepare(config: Arc<Config>) -> anyhow::Result<PreparedNotifiers> {
-        Setup::new(config).map(|s| PreparedNotifiers(Arc::new(s)))
     }
 
     /// Deliver with `prepared` from the next pass on (a reload). Alerts of a notifier it no
@@ -123,10 +124,7 @@ impl Dispatcher {
         let mut stats = PassStats::default();
         loop {
             let now = Utc::now();
-            let due = self
-                .store
-                .read_async(move |c| outbox::due_alerts(c, now, BATCH))
-                .await?;
+            let due = self.store.due(now, BATCH).await?;
             let n = due.alerts.len() + due.unreadable.len();
             self.fail_unreadable(due.unreadable, &mut stats).await?;
             let mut queues: BTreeMap<String, Vec<AlertContext>> = BTreeMap::new();
@@ -162,8 +160,7 @@ impl Dispatcher {
             tracing::error!(alert = id, error = %why, "alert cannot be read; marked failed");
             stats.failed += 1;
             self.store
-                .writer()
-                .call(WriteOp::AlertFailed {
+                .write(WriteOp::AlertFailed {
                     ids: vec![id],
                     error: format!("this alert cannot be read: {why}"),
                     retry_at: None,
@@ -219,6 +216,13 @@ impl Dispatcher {
                 }
                 msg.held_back = limit.held;
             }
+            // Another node may have taken these alerts over (this one was stopped past its
+            // claim): then they are not ours to send.
+            let ids: Vec<i64> = msg.alerts().iter().map(|a| a.id).collect();
+            if !self.store.confirm(ids).await? {
+                tracing::info!(message = %msg.id, notifier = %name, "claim lost; another node delivers it");
+                continue;
+            }
             let started = std::time::Instant::now();
             let outcome = tokio::select! {
                 _ = stop.cancelled() => break,
@@ -255,8 +259,7 @@ impl Dispatcher {
             max_per_hour = limit.max, "rate limit reached; holding alerts back");
         stats.waiting += ids.len();
         self.store
-            .writer()
-            .call(WriteOp::AlertsDeferred {
+            .write(WriteOp::AlertsDeferred {
                 ids,
                 until: slot,
                 held: true,
@@ -333,8 +336,7 @@ impl Dispatcher {
             stats.waiting += ids.len();
             tracing::debug!(notifier = %cfg.name, alerts = ids.len(), tick = %tick.to_rfc3339(), "digest alerts wait for the tick");
             self.store
-                .writer()
-                .call(WriteOp::AlertsDeferred {
+                .write(WriteOp::AlertsDeferred {
                     ids,
                     until: tick,
                     held: false,
@@ -347,7 +349,7 @@ impl Dispatcher {
         let name = cfg.name.clone();
         let all = self
             .store
-            .read_async(move |c| outbox::due_for_notifier(c, &name, now, DIGEST_MAX * 4))
+            .due_for_notifier(name, now, DIGEST_MAX * 4)
             .await?;
         // Unreadable rows are failed by the pass that met them in its batch.
         Ok(all
@@ -360,15 +362,7 @@ impl Dispatcher {
     async fn rate_state(&self, name: &str, max: u32) -> anyhow::Result<RateState> {
         let since = Utc::now() - chrono::Duration::from_std(self.rate_window).unwrap_or_default();
         let n = name.to_string();
-        let (sent, held) = self
-            .store
-            .read_async(move |c| {
-                Ok((
-                    outbox::sent_since(c, &n, since)?,
-                    outbox::held_pending(c, &n)?,
-                ))
-            })
-            .await?;
+        let (sent, held) = self.store.rate_state(n, since).await?;
         Ok(RateState { max, sent, held })
     }
 
@@ -399,8 +393,7 @@ impl Dispatcher {
             .await?;
         tracing::warn!(notifier = %cfg.name, failed_probes = step, next_probe = %until.to_rfc3339(), %error, "receiver failing; its alerts wait for the next probe");
         self.store
-            .writer()
-            .call(WriteOp::NotifierBackoff {
+            .write(WriteOp::NotifierBackoff {
                 notifier: cfg.name.clone(),
                 until,
             })
@@ -434,8 +427,7 @@ impl Dispatcher {
             stats.retrying += retry.len();
             crate::metrics::alerts_failed(notifier, retry.len(), false);
             self.store
-                .writer()
-                .call(WriteOp::AlertFailed {
+                .write(WriteOp::AlertFailed {
                     ids: retry.iter().map(|a| a.id).collect(),
                     error: error.clone(),
                     retry_at: Some(retry_at),
@@ -449,8 +441,7 @@ impl Dispatcher {
             stats.failed += give_up.len();
             crate::metrics::alerts_failed(notifier, give_up.len(), true);
             self.store
-                .writer()
-                .call(WriteOp::AlertFailed {
+                .write(WriteOp::AlertFailed {
                     ids: give_up.iter().map(|a| a.id).collect(),
                     error,
                     retry_at: None,
@@ -488,8 +479,7 @@ impl Dispatcher {
 
     async fn mark_sent(&self, ids: Vec<i64>, at: DateTime<Utc>) -> anyhow::Result<()> {
         self.store
-            .writer()
-            .call(WriteOp::AlertsSent { ids, at })
+            .write(WriteOp::AlertsSent { ids, at })
             .await
             .map(drop)
     }
@@ -541,7 +531,7 @@ impl Dispatcher {
                     _ = tokio::time::sleep(UNRECORDED_RETRY) => continue,
                 }
             }
-            let next = match self.store.read_async(outbox::next_due).await {
+            let next = match self.store.next_due().await {
                 Ok(next) => next,
                 Err(e) => {
                     tracing::error!(error = %format!("{e:#}"), "alert dispatcher: reading the outbox");

@@ -7,6 +7,7 @@
 //! nothing there either. The decisions (digest ticks, rate-limit slots, backoff, grouping)
 //! are pure, in `plan.rs`.
 
+pub mod backend;
 mod discord;
 mod dispatcher;
 mod email;
@@ -30,6 +31,7 @@ use futures_util::future::BoxFuture;
 use crate::config::{NotifierConfig, NotifierKind};
 use crate::store::AlertContext;
 
+pub use backend::OutboxStore;
 pub use dispatcher::{Dispatcher, PreparedNotifiers};
 pub use lock::{DeliveryLock, Holder, Role};
 pub use plan::retry_time;

@@ -1,5 +1,4 @@
 use std::error::Error;
-use std::ops::Add;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -151,10 +150,14 @@ pub(crate) fn parse_person_name_email(raw: &str) -> Person {
                 let prefix_len = span.start();
                 let suffix_len = raw.len() - span.end();
 
+                // Drop the one character that separates the address from the name: a
+                // character, not a byte, since it may be a multi-byte one ("x’a@b.co").
                 let name_str = if prefix_len > suffix_len {
-                    &raw[..span.start() - 1]
+                    let prefix = &raw[..span.start()];
+                    prefix.char_indices().next_back().map_or("", |(at, _)| &prefix[..at])
                 } else if span.end() < raw.len() {
-                    &raw[span.end() + 1..]
+                    let suffix = &raw[span.end()..];
+                    suffix.chars().next().map_or("", |c| &suffix[c.len_utf8()..])
                 } else {
                     ""
                 };
@@ -195,16 +198,14 @@ pub(crate) fn parse_npt(text: &str) -> Option<Duration> {
         let s = captures.name("s");
 
         if let (Some(h), Some(m), Some(s)) = (h, m, s) {
-            // Parse the hours, minutes and seconds
-            let mut seconds = s.as_str().parse::<u64>().unwrap();
-            seconds += m.as_str().parse::<u64>().unwrap() * 60;
-            seconds += h.as_str().parse::<u64>().unwrap() * 3600;
-            let mut duration = Duration::from_secs(seconds);
-
+            // Parse the hours, minutes and seconds; `\d` also matches non-ASCII digits and a
+            // value may not fit, so an unreadable or overflowing time is dropped
+            let seconds = npt_number(h.as_str())
+                .and_then(|h| h.checked_mul(3600))
+                .and_then(|t| t.checked_add(npt_number(m.as_str())?.checked_mul(60)?))
+                .and_then(|t| t.checked_add(npt_number(s.as_str())?));
             // Add fractional seconds if present
-            duration = parse_npt_add_frac_sec(duration, captures);
-
-            return Some(duration);
+            return seconds.and_then(|seconds| parse_npt_add_frac_sec(Duration::from_secs(seconds), captures));
         }
     }
 
@@ -215,15 +216,9 @@ pub(crate) fn parse_npt(text: &str) -> Option<Duration> {
         Regex::new(r"(?P<s>\d+)(\.(?P<f>\d+))?").unwrap()
     });
     if let Some(captures) = npt_sec.captures(text) {
-        if let Some(s) = captures.name("s") {
-            // Parse the seconds
-            let seconds = s.as_str().parse::<u64>().unwrap();
-            let mut duration = Duration::from_secs(seconds);
-
+        if let Some(seconds) = captures.name("s").and_then(|s| npt_number(s.as_str())) {
             // Add fractional seconds if present
-            duration = parse_npt_add_frac_sec(duration, captures);
-
-            return Some(duration);
+            return parse_npt_add_frac_sec(Duration::from_secs(seconds), captures);
         }
     }
 
@@ -236,16 +231,24 @@ pub(crate) fn uuid_gen() -> String {
     Uuid::new_v4().to_string()
 }
 
-// Adds the fractional seconds if present
-fn parse_npt_add_frac_sec(duration: Duration, captures: Captures) -> Duration {
+// A run of digits as a number: `None` unless ASCII digits that fit a u64
+fn npt_number(digits: &str) -> Option<u64> {
+    if digits.bytes().all(|b| b.is_ascii_digit()) { digits.parse::<u64>().ok() } else { None }
+}
+
+// Adds the fractional seconds if present (`None` when they are not ASCII digits or the sum
+// overflows)
+fn parse_npt_add_frac_sec(duration: Duration, captures: Captures) -> Option<Duration> {
     if let Some(frac) = captures.name("f") {
         let frac = frac.as_str();
-        let denom = 10f32.powi(frac.len() as i32);
-        let num = frac.parse::<f32>().unwrap();
-        let millis = (1000f32 * (num / denom)) as u64;
-        duration.add(Duration::from_millis(millis))
+        if !frac.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        // Only the first three digits can change the milliseconds
+        let millis = frac.bytes().chain(std::iter::repeat(b'0')).take(3).fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
+        duration.checked_add(Duration::from_millis(millis))
     } else {
-        duration
+        Some(duration)
     }
 }
 

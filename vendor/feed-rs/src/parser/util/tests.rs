@@ -61,6 +61,17 @@ fn test_parse_npt() {
         Duration::from_millis(12 * 3600000 + 5 * 60000 + 35 * 1000 + 123)
     );
     assert_eq!(parse_npt("123.45").unwrap(), Duration::from_millis(123450));
+    assert_eq!(parse_npt("0.7").unwrap(), Duration::from_millis(700));
+}
+
+// Values that do not fit, or digits that are not ASCII, are dropped rather than panicking
+#[test]
+fn test_parse_npt_rejects_overflow_and_non_ascii_digits() {
+    assert_eq!(parse_npt("99999999999999999999999"), None);
+    assert_eq!(parse_npt("9999999999999999:00:00"), None);
+    assert_eq!(parse_npt("99999999999999999999.5"), None);
+    assert_eq!(parse_npt("\u{663}"), None);
+    assert_eq!(parse_npt("1:00:00.\u{663}"), None);
 }
 
 // Test various forms of email and names in a string
@@ -84,6 +95,11 @@ fn test_parse_person_name_email() {
             Some("Simon St.Laurent"),
             Some("simonstl@simonstl.com"),
         ),
+        // A multi-byte character right next to the address is the separator dropped
+        ("x\u{2019}a@b.co", Some("x"), Some("a@b.co")),
+        ("a@b.co\u{2019}x", Some("x"), Some("a@b.co")),
+        ("\u{ab}jane@example.org\u{bb} Jane Doe", Some("Jane Doe"), Some("jane@example.org")),
+        ("Zo\u{eb} Hahn\u{a0}zoe@example.org", Some("Zo\u{eb} Hahn"), Some("zoe@example.org")),
     ];
 
     for (raw, expected_name, expected_email) in tests {

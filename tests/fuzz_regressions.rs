@@ -7,8 +7,10 @@ use std::path::PathBuf;
 use std::sync::Once;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use chrono::{DateTime, Utc};
 use feedwatch::config::{Secrets, parse};
 use feedwatch::parse::{ParsedFeed, parse_feed};
+use feedwatch::schedule::CronExpr;
 use url::Url;
 
 fn fixture(name: &str) -> Vec<u8> {
@@ -137,5 +139,33 @@ fn a_deeply_nested_topic_is_a_config_error_with_its_place() {
             .to_string();
         assert!(e.contains("nested more than 256 levels"), "{e}");
         assert!(e.starts_with("fw.toml:7:"), "{e}");
+    }
+}
+
+/// Found by the `cron` target: in the hour that the autumn clock change repeats, the next
+/// firing came out earlier than the time it was asked after.
+#[test]
+fn the_next_firing_is_later_even_in_the_repeated_hour() {
+    let text = String::from_utf8(fixture("cron-repeated-hour.txt")).expect("utf-8");
+    let cases: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+    assert!(cases.len() >= 5);
+    for line in cases {
+        let mut parts = line.split('|');
+        let (Some(expr), Some(zone), Some(after)) = (parts.next(), parts.next(), parts.next())
+        else {
+            panic!("bad line {line:?}");
+        };
+        let cron = CronExpr::parse(expr).unwrap_or_else(|e| panic!("{e}"));
+        let tz: chrono_tz::Tz = zone.parse().expect("zone");
+        let mut at: DateTime<Utc> = after.parse().expect("time");
+        for _ in 0..8 {
+            let next = cron.next_after(at, tz).expect("fires");
+            assert!(next > at, "{line}: {next} after {at}");
+            assert!(
+                next - at <= chrono::Duration::days(7),
+                "{line}: {next} after {at}"
+            );
+            at = next;
+        }
     }
 }

@@ -51,6 +51,51 @@ fn some(names: &[&str]) -> Vec<Option<String>> {
     names.iter().map(|n| Some(n.to_string())).collect()
 }
 
+/// Every input committed under tests/fixtures/fuzz/ that is a document, replayed through the
+/// parse and text extraction with each kind of Content-Type: none panics.
+#[test]
+fn every_committed_fuzz_input_reads_without_a_panic() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fuzz");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).expect("fixtures") {
+        let p = entry.expect("entry").path();
+        if matches!(p.extension().and_then(|e| e.to_str()), Some("txt" | "md")) {
+            continue;
+        }
+        let body = std::fs::read(&p).expect("read");
+        let base = Url::parse("https://wire.example/feed").expect("base");
+        for ct in [
+            None,
+            Some("application/feed+json"),
+            Some("text/html; charset=utf-16"),
+        ] {
+            let before = panics();
+            if let Ok(feed) = parse_feed(&body, ct, &base) {
+                feed.items.iter().for_each(|i| drop(i.normalize()));
+            }
+            assert_eq!(panics(), before, "{}: a panic on the way", p.display());
+        }
+        seen += 1;
+    }
+    assert!(seen >= 8, "only {seen} inputs");
+}
+
+/// Found by the `feed` target: an Atom `type` attribute without a value made the repair
+/// that normalizes types compute an offset from a string outside the document.
+#[test]
+fn a_type_attribute_without_a_value_is_read_as_text() {
+    let f = read("atom-type-without-value.xml", None);
+    let item = f.items[0].normalize();
+    assert_eq!(
+        (item.title.as_str(), item.content.as_str()),
+        ("v2.4.0", "Fixes & speed-ups")
+    );
+    assert_eq!(
+        f.repairs.iter().map(|r| r.name()).collect::<Vec<_>>(),
+        ["atom-type-normalized"]
+    );
+}
+
 /// Issue 11, defect 2: feed-rs 3.0 sliced an author's text inside the character next to an
 /// e-mail address. The repair layer spaces the ones it can see; the fixed feed-rs
 /// (vendor/feed-rs) takes the rest, where the text is split by a comment or a CDATA section

@@ -1,32 +1,45 @@
-//! The long-running service: the scheduler loop, the alert dispatcher, signals, the control
-//! socket and systemd.
+//! The long-running service: the scheduler loop, the alert dispatcher, signals (SIGHUP
+//! reloads the config: `daemon/reload.rs`), the control socket, the health and metrics
+//! endpoint and systemd.
 //!
 //! It fails loudly rather than live on as a zombie: if the writer thread ends, or the database
 //! keeps refusing writes for longer than `[daemon] give_up_after`, `run` returns an error (exit
 //! 1, and systemd restarts it); and `WATCHDOG=1` is sent only while the scheduler and the
 //! writer make progress.
 
+mod reload;
+
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use chrono::Utc;
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::{Notify, mpsc, watch};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::control;
+use crate::http::{self, Pulse};
 use crate::notify::{DeliveryLock, Dispatcher, Holder, Role};
 use crate::poll::{PollDone, Poller};
 use crate::scheduler::{Schedule, Start};
 use crate::store::{Store, WriterHealth, queries};
 
+pub use reload::{FeedChanges, feed_changes};
+
 pub async fn run(config: Config) -> anyhow::Result<()> {
+    // First of all, so that a SIGHUP never meets the default action (terminate).
+    let shutdown = CancellationToken::new();
+    let reloads = spawn_signal_handler(shutdown.clone())?;
     let config = Arc::new(config);
+    let sink = crate::logging::apply(config.daemon.log_format);
     for w in &config.warnings {
         tracing::warn!("{w}");
+    }
+    if config.http.is_some() {
+        crate::metrics::install(&config)?;
     }
     let store = Arc::new(Store::open(&config.daemon.database, config.daemon.store)?);
     let _lock = acquire_delivery_lock(&config.daemon.database).await?;
@@ -51,11 +64,24 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         feeds = config.feeds.len(),
         topics = config.topics.len(),
         notifiers = config.notifiers.len(),
+        log = sink.as_str(),
         "feedwatch starting"
     );
 
-    let shutdown = CancellationToken::new();
-    spawn_signal_handler(shutdown.clone())?;
+    // The one place the running config is swapped is `Loop::reload`; the rest follows this.
+    let (config_tx, config_rx) = watch::channel(Arc::clone(&config));
+    let pulse = Arc::new(Pulse::default());
+    let shared = Arc::new(http::Shared {
+        store: Arc::clone(&store),
+        config: config_rx.clone(),
+        pulse: Arc::clone(&pulse),
+    });
+    // An endpoint that cannot listen stops the start: the operator asked for it.
+    let endpoint = match &config.http {
+        Some(h) => Some(http::start(h.listen, Arc::clone(&shared)).await?),
+        None => None,
+    };
+    let http_task = tokio::spawn(http::follow(endpoint, shared, shutdown.clone()));
     let (_control, control_rx) = match control::listen(&config.daemon.database) {
         Ok((server, rx)) => (Some(server), rx),
         Err(e) => {
@@ -66,10 +92,14 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     };
 
     let wake_dispatcher = Arc::new(Notify::new());
-    let dispatcher = Dispatcher::new(Arc::clone(&store), Arc::clone(&config))?;
+    let dispatcher = Arc::new(Dispatcher::new(Arc::clone(&store), Arc::clone(&config))?);
     let dispatcher_task = {
-        let (wake, stop) = (Arc::clone(&wake_dispatcher), shutdown.clone());
-        tokio::spawn(async move { dispatcher.run(wake, stop).await })
+        let (d, wake, stop) = (
+            Arc::clone(&dispatcher),
+            Arc::clone(&wake_dispatcher),
+            shutdown.clone(),
+        );
+        tokio::spawn(async move { d.run(wake, stop).await })
     };
 
     let poller = Poller::new(Arc::clone(&store), Arc::clone(&config))?;
@@ -80,6 +110,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         control: control_rx,
         tasks: JoinSet::new(),
         in_flight: HashMap::new(),
+        polls: control::PollWaiters::default(),
+        config: config_tx,
+        reloads,
+        pulse,
+        dispatcher,
     }
     .run(shutdown.clone())
     .await;
@@ -87,6 +122,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     shutdown.cancel();
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
     dispatcher_task.await.context("alert dispatcher task")?;
+    let _ = http_task.await;
     outcome?;
     tracing::info!("feedwatch stopped");
     Ok(())
@@ -127,15 +163,23 @@ async fn acquire_delivery_lock(database: &std::path::Path) -> anyhow::Result<Del
     }
 }
 
-/// SIGTERM (systemd stop) and SIGINT (Ctrl-C) both ask for a clean stop.
-fn spawn_signal_handler(shutdown: CancellationToken) -> anyhow::Result<()> {
+/// SIGTERM (systemd stop) and SIGINT (Ctrl-C) both ask for a clean stop; SIGHUP (`systemctl
+/// reload`) asks for a config reload, on the returned channel (several at once are one).
+fn spawn_signal_handler(shutdown: CancellationToken) -> anyhow::Result<mpsc::Receiver<()>> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
     let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    let mut hup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
+    let (reload_tx, reload_rx) = mpsc::channel(1);
     tokio::spawn(async move {
-        let which = tokio::select! {
-            _ = term.recv() => "SIGTERM",
-            _ = int.recv() => "SIGINT",
+        let which = loop {
+            tokio::select! {
+                _ = term.recv() => break "SIGTERM",
+                _ = int.recv() => break "SIGINT",
+                _ = hup.recv() => {
+                    let _ = reload_tx.try_send(());
+                }
+            }
         };
         tracing::info!(
             signal = which,
@@ -143,7 +187,7 @@ fn spawn_signal_handler(shutdown: CancellationToken) -> anyhow::Result<()> {
         );
         shutdown.cancel();
     });
-    Ok(())
+    Ok(reload_rx)
 }
 
 /// The scheduler loop's state.
@@ -151,10 +195,20 @@ struct Loop {
     poller: Poller,
     schedule: Schedule,
     wake_dispatcher: Arc<Notify>,
-    control: mpsc::Receiver<control::Request>,
+    control: mpsc::Receiver<control::Incoming>,
     tasks: JoinSet<PollDone>,
     /// Poll task → (slot, host), to hand its result back to the schedule.
     in_flight: HashMap<tokio::task::Id, (usize, String)>,
+    /// `feedwatch poll` requests waiting for their feeds.
+    polls: control::PollWaiters,
+    /// The running config, for everything that follows it; only `reload` sends.
+    config: watch::Sender<Arc<Config>>,
+    /// SIGHUP.
+    reloads: mpsc::Receiver<()>,
+    /// When the loop plans to run next, for `/healthz`.
+    pulse: Arc<Pulse>,
+    /// Switched to a reloaded config together with the schedule and the poller.
+    dispatcher: Arc<Dispatcher>,
 }
 
 impl Loop {
@@ -163,14 +217,17 @@ impl Loop {
     async fn run(mut self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let store = Arc::clone(&self.poller.store);
         let health = Arc::clone(store.writer().health());
-        let give_up = self.poller.config.daemon.give_up_after;
         let watchdog = sd_notify::watchdog_enabled();
         let mut ready_sent = false;
         let mut status = String::new();
         let mut probe: Option<tokio::task::JoinHandle<()>> = None;
+        // Histogram samples are folded while the loop is awake anyway, at most once a minute.
+        let mut upkeep = Instant::now();
         // Retention runs at start and then once a day, in the background.
         let mut next_prune = Utc::now();
         let result = loop {
+            // Read each time: a reload may change it.
+            let give_up = self.poller.config.daemon.give_up_after;
             let now = Utc::now();
             for start in self.schedule.start_due(now) {
                 self.spawn(start, &shutdown);
@@ -197,7 +254,12 @@ impl Loop {
             );
             if now_status != status {
                 let _ = sd_notify::notify(&[sd_notify::NotifyState::Status(&now_status)]);
+                crate::metrics::in_flight(self.schedule.polling());
                 status = now_status;
+            }
+            if upkeep.elapsed() >= Duration::from_secs(60) {
+                crate::metrics::upkeep();
+                upkeep = Instant::now();
             }
 
             let wake_at = self
@@ -219,6 +281,8 @@ impl Loop {
                 sleep =
                     Some(sleep.map_or(Duration::from_secs(1), |s| s.min(Duration::from_secs(1))));
             }
+            self.pulse
+                .expect_by(sleep.and_then(|d| Instant::now().checked_add(d)));
             let sleep = async {
                 match sleep {
                     Some(d) => tokio::time::sleep(d).await,
@@ -237,6 +301,7 @@ impl Loop {
                     }
                 }
                 Some(req) = self.control.recv() => self.handle(req).await,
+                Some(()) = self.reloads.recv() => self.reload().await,
             }
         };
         // Polls see the cancellation and stop; a result already handed to the writer commits.
@@ -265,7 +330,12 @@ impl Loop {
                     state: None,
                     hold_until: None,
                 },
-                done = poller.poll_guarded(&feed, &state) => {
+                done = async {
+                    let started = Instant::now();
+                    let done = poller.poll_guarded(&feed, &state).await;
+                    crate::metrics::poll_done(&done.report, started.elapsed());
+                    done
+                } => {
                     if done.report.alerts_created > 0 {
                         wake.notify_one();
                     }
@@ -292,13 +362,22 @@ impl Loop {
         if let Some((slot, host)) = self.in_flight.remove(&id) {
             self.schedule.finished(slot, &host, &done, Utc::now());
         }
+        self.polls.finished(&done.report);
     }
 
-    async fn handle(&mut self, req: control::Request) {
-        match req {
-            control::Request::Deliver => self.wake_dispatcher.notify_one(),
-            control::Request::FeedsChanged { feeds } => {
-                let store = Arc::clone(&self.poller.store);
+    /// A request from a CLI command (see [`control`]): the work is done with this daemon's
+    /// config and schedule, and answered on the request's connection.
+    async fn handle(&mut self, incoming: control::Incoming) {
+        use control::{Answer, Request};
+        let control::Incoming { request, reply } = incoming;
+        let store = Arc::clone(&self.poller.store);
+        let config = Arc::clone(&self.poller.config);
+        match request {
+            Request::Deliver => {
+                self.wake_dispatcher.notify_one();
+                reply.ok("");
+            }
+            Request::FeedsChanged { feeds } => {
                 let states = store
                     .read_async(move |c| {
                         feeds
@@ -313,9 +392,49 @@ impl Loop {
                             tracing::info!(feed = %s.name, state = s.status.as_str(), "feed state changed by another process");
                             self.schedule.replace(s, Utc::now());
                         }
+                        reply.ok("");
                     }
-                    Err(e) => tracing::error!(error = %format!("{e:#}"), "reading changed feeds"),
+                    Err(e) => {
+                        tracing::error!(error = %format!("{e:#}"), "reading changed feeds");
+                        reply.refuse(format!("reading the changed feeds failed: {e:#}"));
+                    }
                 }
+            }
+            Request::Status => reply.answer(Answer::Status(control::DaemonStatus::of(
+                &config,
+                &store,
+                self.schedule.len(),
+                self.schedule.polling(),
+            ))),
+            Request::Poll { feeds } => {
+                let now = Utc::now();
+                let schedule = &mut self.schedule;
+                match control::plan_poll(&config, feeds, |name, named| {
+                    schedule.poll_now(name, now, named)
+                }) {
+                    Ok(plan) => {
+                        tracing::info!(feeds = plan.waiting.len(), "polling now, as asked");
+                        self.polls.wait(plan, reply);
+                    }
+                    Err(message) => reply.refuse(message),
+                }
+            }
+            Request::Reset { feed } => match control::requests::reset(&store, &config, &feed).await
+            {
+                Ok(state) => {
+                    tracing::info!(feed = %feed, "feed reset, as asked; polling it now");
+                    self.schedule.replace(state, Utc::now());
+                    reply.ok(format!("{feed}: reset; the daemon polls it now"));
+                }
+                Err(message) => reply.refuse(message),
+            },
+            Request::Retry { ids } => {
+                let wake = Arc::clone(&self.wake_dispatcher);
+                tokio::spawn(control::requests::retry(store, wake, ids, reply));
+            }
+            Request::Prune => {
+                let retention = config.daemon.retention;
+                tokio::spawn(control::requests::prune(store, retention, reply));
             }
         }
     }

@@ -7,7 +7,8 @@
 //! stage: [`parse`], text, [`identity`], topic matching) → [`store`] (one writer thread:
 //! items, stories, outbox) → [`notify`] (dispatcher and notifiers). [`poll`] is one poll of
 //! one feed through those stages, [`feed_state`] what a poll does to a feed; [`daemon`] wires
-//! them into the service, with [`control`] for the CLI to reach it.
+//! them into the service, with [`control`] for the CLI to reach it, [`http`] and [`metrics`]
+//! for health and metrics, and [`logging`] for where the log goes.
 
 pub mod config;
 pub mod control;
@@ -16,11 +17,15 @@ pub mod failpoint;
 pub mod feed_state;
 pub mod fetch;
 pub mod hints;
+pub mod http;
 pub mod identity;
 pub mod limits;
 pub mod logfmt;
+pub mod logging;
+pub mod metrics;
 pub mod netguard;
 pub mod notify;
+pub mod opml;
 pub mod parse;
 pub mod poll;
 pub mod prepare;

@@ -96,6 +96,19 @@ impl<J> Admission<J> {
         }
     }
 
+    /// New limits (a config reload). Polls already running keep their slots: above a lowered
+    /// limit, nothing starts until enough of them end; a raised one lets waiting jobs start.
+    pub fn set_limits(&mut self, limit: usize, per_host: usize) {
+        self.limit = limit.max(1);
+        self.per_host = per_host.max(1);
+        for (key, h) in &mut self.hosts {
+            if !h.queued && !h.waiting.is_empty() && h.running < self.per_host {
+                h.queued = true;
+                self.turns.push_back(key.clone());
+            }
+        }
+    }
+
     pub fn running(&self) -> usize {
         self.running
     }
@@ -181,5 +194,30 @@ mod tests {
         assert_eq!(a.waiting(), 1);
         a.finish("a.example");
         assert_eq!(a.pop(), Some(("a.example".into(), 3)));
+    }
+
+    #[test]
+    fn new_limits_apply_to_what_starts_next() {
+        let mut a = Admission::new(4, 1);
+        for i in 0..4 {
+            a.push("a", i);
+        }
+        assert_eq!(drain(&mut a), [("a".into(), 0)]);
+        a.set_limits(4, 3);
+        assert_eq!(
+            drain(&mut a).len(),
+            2,
+            "a raised per-host limit starts waiting jobs"
+        );
+        a.set_limits(1, 3);
+        a.finish("a");
+        assert_eq!(
+            a.pop(),
+            None,
+            "two still run, above the lowered global limit"
+        );
+        a.finish("a");
+        a.finish("a");
+        assert_eq!(a.pop(), Some(("a".into(), 3)));
     }
 }

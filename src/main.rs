@@ -1,193 +1,131 @@
 //! The command line (DESIGN.md §3): parse arguments, call into the library, print.
 
+#[macro_use]
 mod cli;
 
-use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::Path;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use anyhow::Context;
+use clap::{CommandFactory, Parser};
 
+use cli::args::{AlertsAction, Cli, Command, FeedsAction, OpmlAction};
 use cli::{Failure, runtime};
 use feedwatch::config::{self, Config, Secrets};
 
-#[derive(Parser)]
-#[command(
-    name = "feedwatch",
-    version,
-    about = "Polls news feeds, stores every item once, alerts on topics"
-)]
-struct Cli {
-    /// Config file [default: $FEEDWATCH_CONFIG, else /etc/feedwatch/feedwatch.toml]
-    #[arg(short, long, global = true, value_name = "FILE")]
-    config: Option<PathBuf>,
-    /// Database file, overriding the config's `database`
-    #[arg(long, global = true, value_name = "FILE")]
-    db: Option<PathBuf>,
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Run the daemon in the foreground (what systemd starts)
-    Run,
-    /// Poll now (all feeds, or the named ones), store, deliver, print a summary, exit
-    Poll {
-        feeds: Vec<String>,
-        #[arg(long)]
-        json: bool,
-    },
-    /// Validate the config: exit 0, or exit 2 with FILE:LINE:COL messages
-    Check,
-    /// Each feed: URL in use, state, last poll, last error, next poll, item count
-    Feeds {
-        #[command(subcommand)]
-        action: Option<FeedsAction>,
-        #[arg(long)]
-        json: bool,
-    },
-    /// Stored items, newest first
-    Items {
-        #[arg(long)]
-        feed: Option<String>,
-        #[arg(long)]
-        topic: Option<String>,
-        /// Only items first seen within this duration (e.g. 24h, 7d)
-        #[arg(long, value_parser = parse_since)]
-        since: Option<std::time::Duration>,
-        #[arg(long, default_value_t = 50)]
-        limit: usize,
-        #[arg(long)]
-        json: bool,
-    },
-    /// Stories (one per event, however many outlets carried it) with every copy
-    Stories {
-        /// Only stories with a copy first seen within this duration (e.g. 24h, 7d)
-        #[arg(long, value_parser = parse_since)]
-        since: Option<std::time::Duration>,
-        /// At most this many stories, newest first
-        #[arg(long, default_value_t = 50)]
-        limit: usize,
-        /// Print JSON instead of text
-        #[arg(long)]
-        json: bool,
-    },
-    /// Full-text search of stored items, in the topic language (newest first)
-    Search {
-        /// A query, e.g. '(China OR Beijing) AND Lavrov -sponsored'
-        query: String,
-        /// Only items first seen within this duration (e.g. 24h, 7d)
-        #[arg(long, value_parser = parse_since)]
-        since: Option<std::time::Duration>,
-        /// At most this many items
-        #[arg(long, default_value_t = 50)]
-        limit: usize,
-        /// Print JSON instead of text
-        #[arg(long)]
-        json: bool,
-    },
-    /// Test a query or topic: explain a match on a text, or replay it over stored items
-    Match {
-        /// A query (or use --topic)
-        query: Option<String>,
-        /// Test this configured topic (its feed and tag filters apply in a replay)
-        #[arg(long)]
-        topic: Option<String>,
-        /// Explain whether and why the query matches this text (first line: the title)
-        #[arg(long)]
-        text: Option<String>,
-        /// Replay over items first seen within this duration: what would have alerted
-        #[arg(long, value_parser = parse_since)]
-        since: Option<std::time::Duration>,
-        /// Print JSON instead of text
-        #[arg(long)]
-        json: bool,
-    },
-    /// Apply `retention` now: delete old items, keeping their keys (the daemon does it daily)
-    Prune,
-    /// Alerts in the outbox
-    Alerts {
-        #[command(subcommand)]
-        action: Option<AlertsAction>,
-        #[arg(long, value_parser = ["pending", "sent", "failed"])]
-        status: Option<String>,
-        #[arg(long)]
-        json: bool,
-    },
-}
-
-#[derive(Subcommand)]
-enum FeedsAction {
-    /// Clear a gone or failing state: the feed is polled again at once
-    Reset { name: String },
-}
-
-#[derive(Subcommand)]
-enum AlertsAction {
-    /// Requeue failed alerts (the given ids or uids, or all failed ones)
-    Retry { ids: Vec<String> },
-}
-
-fn parse_since(s: &str) -> Result<std::time::Duration, String> {
-    humantime::parse_duration(s).map_err(|e| format!("{e} (expected e.g. 30m, 24h, 7d)"))
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(matches!(cli.command, Command::Run | Command::Poll { .. }));
-    match dispatch(cli) {
+    // One-shot commands log at warn: their output is the summary, not the log lines.
+    feedwatch::logging::init(matches!(cli.command, Command::Run));
+    let code = match dispatch(cli) {
         Ok(code) => code,
         Err(Failure::Usage(msg)) => {
-            eprintln!("{msg}");
+            cli::out::note(&msg);
             ExitCode::from(2)
         }
         Err(Failure::Runtime(e)) => {
-            eprintln!("feedwatch: {e:#}");
+            cli::out::note(&format!("feedwatch: {e:#}"));
+            ExitCode::from(1)
+        }
+    };
+    // A reader that stopped reading is no failure (as with `ls | head`); a lost write is.
+    match cli::out::finish() {
+        Ok(()) => code,
+        Err(e) => {
+            cli::out::note(&format!("feedwatch: {e}"));
             ExitCode::from(1)
         }
     }
 }
 
-fn init_logging(verbose: bool) {
-    let default = if verbose { "info" } else { "warn" };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        // Every field quoted and escaped when it is more than a word: feed text in a log
-        // line can neither forge fields or lines nor send escapes to a terminal.
-        .fmt_fields(feedwatch::logfmt::SafeFields)
-        .with_writer(std::io::stderr)
-        // Under systemd stderr is the journal, not a terminal: no colour codes there.
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+/// What a command needs from the config file and the database's location.
+struct Setup<'a> {
+    config: Option<&'a Path>,
+    db: Option<&'a Path>,
 }
 
-fn load_config(cli: &Cli) -> Result<Config, Failure> {
-    let path = config::resolve_path(cli.config.as_deref());
-    // Only the commands that send need the secrets; the others must work from a shell that
-    // lacks the service's environment and credentials.
-    let secrets = match cli.command {
-        Command::Run | Command::Poll { .. } => Secrets::Resolve,
-        Command::Check => Secrets::Check,
-        _ => Secrets::Skip,
-    };
-    let mut cfg = config::load(&path, secrets).map_err(|e| Failure::Usage(e.to_string()))?;
-    if let Some(db) = &cli.db {
-        cfg.daemon.database = db.clone();
+impl Setup<'_> {
+    /// The config, with `--db` applied. Only the commands that send need the secrets; the
+    /// others must work from a shell that lacks the service's environment and credentials.
+    fn load(&self, secrets: Secrets) -> Result<Config, Failure> {
+        let path = config::resolve_path(self.config);
+        let mut cfg = config::load(&path, secrets).map_err(|e| Failure::Usage(e.to_string()))?;
+        if let Some(db) = self.db {
+            cfg.daemon.database = db.to_path_buf();
+        }
+        Ok(cfg)
     }
-    Ok(cfg)
+
+    /// The config of a command that may create the database (`run`, `poll`): the default
+    /// location's directory is created (0700); a chosen path's never is.
+    fn load_for_writing(&self) -> Result<Config, Failure> {
+        let cfg = self.load(Secrets::Resolve)?;
+        if !self.database_is_chosen(&cfg) {
+            cli::create_default_dir(&cfg.daemon.database)?;
+        }
+        Ok(cfg)
+    }
+
+    /// Whether the database path was chosen (`--db`, or `database` in the config) rather
+    /// than left to the default.
+    fn database_is_chosen(&self, cfg: &Config) -> bool {
+        self.db.is_some()
+            || std::fs::read_to_string(&cfg.path)
+                .ok()
+                .and_then(|src| src.parse::<toml::Table>().ok())
+                .and_then(|t| t.get("daemon")?.get("database").cloned())
+                .is_some()
+    }
+}
+
+/// Generated text (completions, the man page) to stdout, line by line.
+fn emit(bytes: &[u8]) -> Result<ExitCode, Failure> {
+    for line in String::from_utf8_lossy(bytes).lines() {
+        cli::out::raw_line(line);
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
-    let cfg = load_config(&cli)?;
+    let setup = Setup {
+        config: cli.config.as_deref(),
+        db: cli.db.as_deref(),
+    };
+    let read = || setup.load(Secrets::Skip);
     match cli.command {
-        Command::Check => {
-            for w in &cfg.warnings {
-                eprintln!("{w}");
+        Command::Completions { shell } => {
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "feedwatch", &mut out);
+            emit(&out)
+        }
+        Command::Manpage { dir: None } => {
+            let mut out = Vec::new();
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut out)
+                .context("rendering the man page")?;
+            emit(&out)
+        }
+        Command::Manpage { dir: Some(dir) } => {
+            if !dir.is_dir() {
+                return Err(Failure::Usage(format!(
+                    "{} is not a directory",
+                    dir.display()
+                )));
             }
-            println!(
+            clap_mangen::generate_to(Cli::command(), &dir)
+                .with_context(|| format!("writing man pages to {}", dir.display()))?;
+            say!(
+                "wrote feedwatch.1 and a page per command to {}",
+                dir.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Check => {
+            let cfg = setup.load(Secrets::Check)?;
+            for w in &cfg.warnings {
+                cli::out::note(w);
+            }
+            say!(
                 "{}: ok ({} feeds, {} topics, {} notifiers)",
                 cfg.path.display(),
                 cfg.feeds.len(),
@@ -197,15 +135,17 @@ fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Run => {
+            let cfg = setup.load_for_writing()?;
             runtime()?.block_on(feedwatch::daemon::run(cfg))?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Poll { feeds, json } => cli::poll::run(cfg, feeds, json),
+        Command::Poll { feeds, json } => cli::poll::run(setup.load_for_writing()?, feeds, json),
+        Command::Status { json } => cli::status::run(read()?, json),
         Command::Feeds {
             action: Some(FeedsAction::Reset { name }),
             ..
-        } => cli::feeds::reset(cfg, name),
-        Command::Feeds { action: None, json } => cli::feeds::list(cfg, json),
+        } => cli::feeds::reset(read()?, name),
+        Command::Feeds { action: None, json } => cli::feeds::list(read()?, json),
         Command::Items {
             feed,
             topic,
@@ -213,7 +153,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
             limit,
             json,
         } => cli::items::items(
-            cfg,
+            read()?,
             cli::items::ItemsArgs {
                 feed,
                 topic,
@@ -222,14 +162,14 @@ fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
                 json,
             },
         ),
-        Command::Stories { since, limit, json } => cli::items::stories(cfg, since, limit, json),
-        Command::Prune => cli::prune::run(cfg),
+        Command::Stories { since, limit, json } => cli::items::stories(read()?, since, limit, json),
+        Command::Prune => cli::prune::run(read()?),
         Command::Search {
             query,
             since,
             limit,
             json,
-        } => cli::items::search(cfg, query, since, limit, json),
+        } => cli::items::search(read()?, query, since, limit, json),
         Command::Match {
             query,
             topic,
@@ -237,7 +177,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
             since,
             json,
         } => cli::items::matches(
-            cfg,
+            read()?,
             cli::items::MatchArgs {
                 query,
                 topic,
@@ -249,11 +189,18 @@ fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Alerts {
             action: Some(AlertsAction::Retry { ids }),
             ..
-        } => cli::alerts::retry(cfg, ids),
+        } => cli::alerts::retry(read()?, ids),
         Command::Alerts {
             action: None,
             status,
             json,
-        } => cli::alerts::list(cfg, status, json),
+        } => cli::alerts::list(read()?, status, json),
+        // The config may not exist yet: `--write` creates it.
+        Command::Opml {
+            action: OpmlAction::Import { file, write },
+        } => cli::opml::import(&config::resolve_path(setup.config), &file, write),
+        Command::Opml {
+            action: OpmlAction::Export,
+        } => cli::opml::export(read()?),
     }
 }

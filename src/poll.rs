@@ -187,8 +187,14 @@ impl Poller {
             still_listed: attempt.still_listed,
             events,
         };
+        let matched: Vec<std::sync::Arc<str>> = outcome
+            .items
+            .iter()
+            .flat_map(|i| i.matches.iter().map(|m| m.topic.clone()))
+            .collect();
         match self.store.writer().poll(outcome).await {
             Ok(summary) => {
+                crate::metrics::matched(matched.iter().map(|t| &**t));
                 let report = report(feed, &record, url, &summary, &new_state, !announced);
                 PollDone {
                     report,
@@ -399,10 +405,12 @@ impl Poller {
         }
     }
 
-    /// Poll every feed of `feeds` now, within the configured limits, and report in their order.
+    /// Poll every feed of `feeds` now, within the configured limits, and report in their order;
+    /// `on_done` sees each report as its poll ends (for progress).
     pub async fn sweep(
         &self,
         feeds: Vec<(FeedConfig, FeedState)>,
+        mut on_done: impl FnMut(&FeedReport),
     ) -> Vec<(FeedReport, Option<FeedState>)> {
         let d = &self.config.daemon;
         let mut admission = Admission::new(d.concurrency, d.per_host);
@@ -427,6 +435,7 @@ impl Poller {
             match done {
                 Ok((i, host, done)) => {
                     admission.finish(&host);
+                    on_done(&done.report);
                     slots[i] = Some((done.report, done.state));
                 }
                 // Only cancellation ends a guarded poll task early.

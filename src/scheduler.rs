@@ -5,6 +5,11 @@
 //! A sweep therefore costs no database reads (reading every feed row after every poll made a
 //! 10,000-feed sweep quadratic), and the next poll times are still persisted by the writer
 //! with each result, so a restart keeps the schedule.
+//!
+//! A config reload ([`Schedule::reconfigure`]) keeps every remaining feed's state and place,
+//! takes the database's state for feeds the reload added or moved (new URL or schedule), and
+//! empties the slots of removed feeds. Slots are never renumbered, so a poll in flight or
+//! queued across a reload still finds its slot (an emptied slot drops its result).
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -19,8 +24,8 @@ use crate::limits::Admission;
 use crate::poll::{PollDone, host_of};
 
 struct Slot {
-    /// Index of the feed in `Schedule::feeds`.
-    feed: usize,
+    /// Index of the feed in `Schedule::feeds`; `None` once a reload removed the feed.
+    feed: Option<usize>,
     host: String,
     state: FeedState,
     /// Bumped whenever the slot is rescheduled: older heap entries are stale.
@@ -31,6 +36,20 @@ struct Slot {
     replaced: Option<FeedState>,
     /// Not before this, whatever the state says (its last poll could not be recorded).
     held_until: Option<DateTime<Utc>>,
+}
+
+impl Slot {
+    fn new(index: usize, feed: &FeedConfig, state: FeedState) -> Self {
+        Self {
+            feed: Some(index),
+            host: host_of(&state.url, feed),
+            state,
+            generation: 0,
+            busy: false,
+            replaced: None,
+            held_until: None,
+        }
+    }
 }
 
 /// Feeds, when they are due, and the polls in flight.
@@ -74,26 +93,84 @@ impl Schedule {
             });
             let i = s.slots.len();
             s.by_name.insert(feed.name.clone(), i);
-            s.slots.push(Slot {
-                feed: index,
-                host: host_of(&state.url, feed),
-                state,
-                generation: 0,
-                busy: false,
-                replaced: None,
-                held_until: None,
-            });
+            s.slots.push(Slot::new(index, feed, state));
             s.reschedule(i, now);
         }
         s
     }
 
+    /// Follow a reloaded config: feeds still configured keep their state (and a poll in
+    /// flight), those in `fresh` (added, or whose URL or schedule changed, as the database
+    /// now has them) take that state, and removed feeds leave the schedule. The limits follow
+    /// the new `concurrency` and `per_host`.
+    pub fn reconfigure(
+        &mut self,
+        config: Arc<Config>,
+        mut fresh: HashMap<String, FeedState>,
+        now: DateTime<Utc>,
+    ) {
+        let mut by_name = HashMap::with_capacity(config.feeds.len());
+        for (index, feed) in config.feeds.iter().enumerate() {
+            let i = match self.by_name.remove(&feed.name) {
+                Some(i) => {
+                    let slot = &mut self.slots[i];
+                    slot.feed = Some(index);
+                    if let Some(state) = fresh.remove(&feed.name) {
+                        if slot.busy {
+                            slot.replaced = Some(state);
+                        } else {
+                            slot.state = state;
+                            slot.held_until = None;
+                        }
+                    }
+                    i
+                }
+                None => {
+                    let state = fresh.remove(&feed.name).unwrap_or_else(|| FeedState {
+                        name: feed.name.clone(),
+                        url: feed.url.to_string(),
+                        ..Default::default()
+                    });
+                    self.slots.push(Slot::new(index, feed, state));
+                    self.slots.len() - 1
+                }
+            };
+            by_name.insert(feed.name.clone(), i);
+        }
+        // What is left was removed: its slot stays (indices must not move) but empty.
+        for (_, i) in self.by_name.drain() {
+            let slot = &mut self.slots[i];
+            slot.feed = None;
+            slot.state = FeedState::default();
+            slot.replaced = None;
+        }
+        self.by_name = by_name;
+        self.feeds = config;
+        let d = &self.feeds.daemon;
+        self.admission.set_limits(d.concurrency, d.per_host);
+        let slots = &self.slots;
+        self.admission.retain(|&i| slots[i].feed.is_some());
+        // Every idle feed goes back in the heap at its (possibly new) time; a busy one does
+        // when its poll ends.
+        self.heap.clear();
+        for i in 0..self.slots.len() {
+            let slot = &mut self.slots[i];
+            slot.generation += 1;
+            let Some(index) = slot.feed else { continue };
+            slot.host = host_of(&slot.state.url, &self.feeds.feeds[index]);
+            if !slot.busy {
+                self.reschedule(i, now);
+            }
+        }
+    }
+
+    /// Feeds in the schedule (removed ones are not).
     pub fn len(&self) -> usize {
-        self.slots.len()
+        self.by_name.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.slots.is_empty()
+        self.by_name.is_empty()
     }
 
     pub fn polling(&self) -> usize {
@@ -133,10 +210,15 @@ impl Schedule {
         let mut out = Vec::new();
         while let Some((host, i)) = self.admission.pop() {
             let slot = &self.slots[i];
+            // `reconfigure` drops the queued starts of removed feeds; this is only a guard.
+            let Some(index) = slot.feed else {
+                self.admission.finish(&host);
+                continue;
+            };
             out.push(Start {
                 slot: i,
                 host,
-                feed: self.feeds.feeds[slot.feed].clone(),
+                feed: self.feeds.feeds[index].clone(),
                 state: slot.state.clone(),
             });
         }
@@ -162,6 +244,11 @@ impl Schedule {
             return;
         };
         slot.busy = false;
+        // A feed removed by a reload while it was polling: its result was still recorded
+        // (the database keeps removed feeds' rows), the schedule has nothing to update.
+        let Some(index) = slot.feed else {
+            return;
+        };
         if let Some(state) = &done.state {
             slot.state = state.clone();
         }
@@ -171,7 +258,7 @@ impl Schedule {
             slot.held_until = None;
         }
         // A permanent redirect may have moved the feed to another host.
-        slot.host = host_of(&slot.state.url, &self.feeds.feeds[slot.feed]);
+        slot.host = host_of(&slot.state.url, &self.feeds.feeds[index]);
         self.reschedule(i, now);
     }
 
@@ -182,11 +269,14 @@ impl Schedule {
             return false;
         };
         let slot = &mut self.slots[i];
+        let Some(index) = slot.feed else {
+            return false;
+        };
         if slot.busy {
             // Applied when the poll in flight ends, so its result does not overwrite it.
             slot.replaced = Some(state);
         } else {
-            slot.host = host_of(&state.url, &self.feeds.feeds[slot.feed]);
+            slot.host = host_of(&state.url, &self.feeds.feeds[index]);
             slot.state = state;
             slot.held_until = None;
             self.reschedule(i, now);
@@ -197,6 +287,41 @@ impl Schedule {
     pub fn state(&self, name: &str) -> Option<&FeedState> {
         self.by_name.get(name).map(|&i| &self.slots[i].state)
     }
+
+    /// Someone asked for feed `name` to be polled now (`feedwatch poll` while the daemon
+    /// runs): make it due at once, unless it is polling already (that poll's result answers)
+    /// or gone and not asked for by name. `None` for a feed that is not configured.
+    pub fn poll_now(
+        &mut self,
+        name: &str,
+        now: DateTime<Utc>,
+        even_if_gone: bool,
+    ) -> Option<PollNow> {
+        let &i = self.by_name.get(name)?;
+        let slot = &mut self.slots[i];
+        if slot.busy {
+            return Some(PollNow::AlreadyPolling);
+        }
+        if slot.state.is_gone() && !even_if_gone {
+            return Some(PollNow::Gone);
+        }
+        slot.generation += 1;
+        // A poll that could not be recorded still holds the feed back (the database is
+        // refusing writes: fetching again would only repeat that).
+        let due = slot.held_until.map_or(now, |h| h.max(now));
+        self.heap.push(Reverse((due, i, slot.generation)));
+        Some(PollNow::Due)
+    }
+}
+
+/// What [`Schedule::poll_now`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PollNow {
+    /// Due now: the next [`Schedule::start_due`] starts it.
+    Due,
+    AlreadyPolling,
+    /// Gone (410) and not named: polled again only after `feeds reset`.
+    Gone,
 }
 
 #[cfg(test)]
@@ -321,6 +446,40 @@ mod tests {
     }
 
     #[test]
+    fn a_poll_asked_for_starts_now_once_and_gone_feeds_only_when_named() {
+        let now = at("2026-01-01T10:00:00Z");
+        let later = FeedState {
+            name: "f".into(),
+            next_poll: Some(at("2026-01-01T11:00:00Z")),
+            ..Default::default()
+        };
+        let gone = FeedState {
+            name: "g".into(),
+            status: Status::Gone,
+            ..Default::default()
+        };
+        let mut s = Schedule::new(
+            config(&[("f", "a"), ("g", "b")], 10, 2),
+            HashMap::from([("f".into(), later), ("g".into(), gone)]),
+            now,
+        );
+        assert!(s.start_due(now).is_empty());
+        assert_eq!(s.poll_now("f", now, false), Some(PollNow::Due));
+        assert_eq!(s.poll_now("g", now, false), Some(PollNow::Gone));
+        assert_eq!(s.poll_now("nope", now, true), None);
+        let started = s.start_due(now);
+        assert_eq!(names(&started), ["f"]);
+        assert_eq!(s.poll_now("f", now, false), Some(PollNow::AlreadyPolling));
+        assert!(s.start_due(now).is_empty(), "never two polls of one feed");
+        let mut polled = started[0].state.clone();
+        polled.next_poll = Some(at("2026-01-01T11:00:00Z"));
+        s.finished(started[0].slot, &started[0].host, &done(Some(polled)), now);
+        assert!(s.start_due(now).is_empty(), "back on its schedule");
+        assert_eq!(s.poll_now("g", now, true), Some(PollNow::Due));
+        assert_eq!(names(&s.start_due(now)), ["g"]);
+    }
+
+    #[test]
     fn an_unrecorded_poll_holds_the_feed_back() {
         let now = at("2026-01-01T10:00:00Z");
         let mut s = Schedule::new(config(&[("f", "a")], 10, 2), HashMap::new(), now);
@@ -330,5 +489,91 @@ mod tests {
         s.finished(first[0].slot, &first[0].host, &d, now);
         assert!(s.start_due(at("2026-01-01T10:00:30Z")).is_empty());
         assert_eq!(names(&s.start_due(at("2026-01-01T10:01:00Z"))), ["f"]);
+    }
+
+    #[test]
+    fn a_reload_keeps_remaining_feeds_takes_moved_ones_and_forgets_removed_ones() {
+        let now = at("2026-01-01T10:00:00Z");
+        let feeds = &[
+            ("keep", "a"),
+            ("drop", "b"),
+            ("moved", "c"),
+            ("gone-busy", "e"),
+        ];
+        let mut s = Schedule::new(config(feeds, 10, 2), HashMap::new(), now);
+        let first = s.start_due(now);
+        assert_eq!(names(&first), ["keep", "drop", "moved", "gone-busy"]);
+        for start in &first[..2] {
+            let mut st = start.state.clone();
+            st.next_poll = Some(at("2026-01-01T11:00:00Z"));
+            s.finished(start.slot, &start.host, &done(Some(st)), now);
+        }
+        // "moved" and "gone-busy" are still polling when the new config arrives.
+        let moved = FeedState {
+            name: "moved".into(),
+            url: "https://c2/moved.xml".into(),
+            next_poll: Some(at("2026-01-01T10:05:00Z")),
+            ..Default::default()
+        };
+        s.reconfigure(
+            config(&[("added", "d"), ("keep", "a"), ("moved", "c")], 1, 1),
+            HashMap::from([("moved".to_string(), moved)]),
+            now,
+        );
+        assert_eq!(s.len(), 3);
+        assert!(s.state("drop").is_none() && s.state("gone-busy").is_none());
+        assert_eq!(
+            s.state("keep").unwrap().next_poll,
+            Some(at("2026-01-01T11:00:00Z")),
+            "an unchanged feed keeps its state: not polled again"
+        );
+        // Two polls still run, above the new limit of one: nothing starts yet.
+        assert!(s.start_due(now).is_empty());
+        let mut late = first[2].state.clone();
+        late.next_poll = Some(at("2026-01-01T12:00:00Z"));
+        s.finished(first[2].slot, &first[2].host, &done(Some(late)), now);
+        assert_eq!(
+            s.state("moved").unwrap().url,
+            "https://c2/moved.xml",
+            "the database's state after the move wins over the poll in flight"
+        );
+        s.finished(first[3].slot, &first[3].host, &done(None), now);
+        assert!(
+            s.state("gone-busy").is_none(),
+            "a removed feed's late result is dropped"
+        );
+        assert_eq!(
+            names(&s.start_due(now)),
+            ["added"],
+            "a new feed is due at once"
+        );
+        assert_eq!(s.next_due(), Some(at("2026-01-01T10:05:00Z")));
+        assert!(!s.replace(
+            FeedState {
+                name: "drop".into(),
+                ..Default::default()
+            },
+            now
+        ));
+    }
+
+    #[test]
+    fn a_feed_removed_while_queued_never_starts() {
+        let now = at("2026-01-01T10:00:00Z");
+        let mut s = Schedule::new(
+            config(&[("a1", "a"), ("a2", "a")], 10, 1),
+            HashMap::new(),
+            now,
+        );
+        let first = s.start_due(now);
+        assert_eq!(names(&first), ["a1"], "a2 waits for the host");
+        s.reconfigure(config(&[("a1", "a")], 10, 1), HashMap::new(), now);
+        s.finished(first[0].slot, &first[0].host, &done(None), now);
+        assert_eq!(
+            names(&s.start_due(now)),
+            ["a1"],
+            "only a1, due again (no state)"
+        );
+        assert_eq!(s.polling(), 1);
     }
 }

@@ -10,11 +10,12 @@ use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 /// Characters that act on a terminal or reorder a line, as found in `s` (line feeds, which
-/// every output here uses to separate its own lines, aside).
+/// every output here uses to separate its own lines, and tabs, which separate the fields of a
+/// piped table — a tab inside a value is shown as `\t` — aside).
 fn raw_hostile(s: &str) -> Vec<char> {
     s.chars()
         .filter(|&c| {
-            (c.is_control() && c != '\n')
+            (c.is_control() && c != '\n' && c != '\t')
                 || matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
         })
         .collect()

@@ -493,9 +493,9 @@ async fn a_malformed_feed_fails_alone_with_a_clear_error() {
     assert_eq!(good["items"], 2);
     assert!(good["error"].is_null());
 
-    // The text view shows the error too.
+    // The text view shows the error too (piped: in its own tab-separated column).
     let text = String::from_utf8(env.run(&["feeds"]).stdout).unwrap();
-    assert!(text.contains("error: not a valid RSS"), "{text}");
+    assert!(text.contains("\tnot a valid RSS"), "{text}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

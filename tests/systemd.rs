@@ -9,7 +9,12 @@ fn unit_for_test() -> (tempfile::TempDir, std::path::PathBuf) {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("systemd/feedwatch.service"),
     )
     .unwrap();
-    let unit = src.replace("/usr/local/bin/feedwatch", env!("CARGO_BIN_EXE_feedwatch"));
+    // `feedwatch` is found on systemd's search path; here it is the binary just built.
+    let unit = src.replace(
+        "=feedwatch ",
+        &format!("={} ", env!("CARGO_BIN_EXE_feedwatch")),
+    );
+    assert!(unit.contains(env!("CARGO_BIN_EXE_feedwatch")), "{unit}");
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("feedwatch.service");
     std::fs::write(&path, unit).unwrap();

@@ -10,7 +10,10 @@ use feedwatch::store::search::{self, Order};
 use feedwatch::store::{ItemFilter, queries};
 use feedwatch::topics::{ItemText, Query};
 
-use super::{Failure, no_such, open, print_json, since};
+use super::out::{Tone, Ui, ui};
+use super::progress::Progress;
+use super::table::{Cell, Column, Table};
+use super::{Failure, no_such, open, print_json, since, when};
 
 pub struct ItemsArgs {
     pub feed: Option<String>,
@@ -53,17 +56,45 @@ pub fn items(cfg: Config, args: ItemsArgs) -> Result<ExitCode, Failure> {
     if json {
         print_json(&items)?;
     } else {
-        for i in items {
-            say!("{:>6}  {}  {:<16} {}", i.id, i.first_seen, i.feed, i.title);
-            if let Some(u) = &i.url {
-                say!("        {u}");
-            }
-            if !i.topics.is_empty() {
-                say!("        topics: {}", i.topics.join(", "));
-            }
-        }
+        let ui = ui();
+        let rows: Vec<(&ItemView, Vec<String>)> =
+            items.iter().map(|i| (i, i.topics.clone())).collect();
+        item_table(&ui, "TOPICS", &rows).print_or(&ui, "no items");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Items as a table: when published (first seen when the feed gave no date), feed, title,
+/// link, and a last column of `extra` (the topics, or the terms a search matched).
+fn item_table(ui: &Ui, extra: &'static str, rows: &[(&ItemView, Vec<String>)]) -> Table {
+    let mut columns = vec![
+        Column::right("ID"),
+        Column::left("PUBLISHED"),
+        Column::left("FEED").flexible(),
+        Column::left("TITLE").flexible(),
+        Column::left(extra).flexible(),
+        Column::left("URL").flexible(),
+    ];
+    if !ui.terminal {
+        columns.extend([Column::left("FIRST_SEEN"), Column::left("STORY")]);
+    }
+    let mut t = Table::new(columns);
+    for (i, terms) in rows {
+        let published = i.published.as_deref().unwrap_or(&i.first_seen);
+        let mut row = vec![
+            i.id.into(),
+            Cell::new(when::show(ui, published)),
+            Cell::new(&i.feed),
+            Cell::new(&i.title),
+            Cell::new(terms.join(", ")),
+            Cell::opt(i.url.as_deref()),
+        ];
+        if !ui.terminal {
+            row.extend([Cell::new(when::show(ui, &i.first_seen)), i.story.into()]);
+        }
+        t.row(row);
+    }
+    t
 }
 
 pub fn stories(
@@ -79,19 +110,29 @@ pub fn stories(
         print_json(&stories)?;
         return Ok(ExitCode::SUCCESS);
     }
+    let ui = ui();
     for s in stories {
         let topics = if s.topics.is_empty() {
             String::new()
         } else {
             format!("  [{}]", s.topics.join(", "))
         };
-        say!("story {}  {}  {}{topics}", s.id, s.first_seen, s.title);
+        say!(
+            "story {}  {}  {}{topics}",
+            s.id,
+            when::show(&ui, &s.first_seen),
+            s.title
+        );
         for c in &s.sources {
+            let retitled = if c.title == s.title {
+                String::new()
+            } else {
+                format!("  \"{}\"", c.title)
+            };
             say!(
-                "    {:<20} {}  {}",
+                "    {}  {}{retitled}",
                 c.feed,
-                c.url.as_deref().unwrap_or("-"),
-                if c.title == s.title { "" } else { &c.title }
+                c.url.as_deref().unwrap_or("-")
             );
         }
     }
@@ -126,18 +167,12 @@ pub fn search(
         print_json(&found)?;
         return Ok(ExitCode::SUCCESS);
     }
-    for f in found {
-        let i = &f.item;
-        say!("{:>6}  {}  {:<16} {}", i.id, i.first_seen, i.feed, i.title);
-        if let Some(u) = &i.url {
-            say!("        {u}");
-        }
-        say!(
-            "        story {}; matched: {}",
-            i.story,
-            f.matched_terms.join(", ")
-        );
-    }
+    let ui = ui();
+    let rows: Vec<(&ItemView, Vec<String>)> = found
+        .iter()
+        .map(|f| (&f.item, f.matched_terms.clone()))
+        .collect();
+    item_table(&ui, "MATCHED", &rows).print_or(&ui, "no matching items");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -159,14 +194,27 @@ fn match_text(query: &Query, text: &str, json: bool) -> Result<ExitCode, Failure
     } else {
         say!("does not match");
     }
+    let ui = ui();
+    let mut table = Table::new(vec![
+        Column::left("TERM").flexible(),
+        Column::left("FIELD"),
+        Column::left("KIND"),
+        Column::left("RESULT"),
+    ]);
     for t in &explanation.terms {
-        let mark = match (t.hit, t.negated) {
-            (true, false) => "found",
-            (true, true) => "found (counts against)",
-            (false, _) => "not found",
+        let (mark, tone) = match (t.hit, t.negated) {
+            (true, false) => ("found", Tone::Good),
+            (true, true) => ("found (counts against)", Tone::Bad),
+            (false, _) => ("not found", Tone::Quiet),
         };
-        say!("  {:<30} {:<8} {:<7} {mark}", t.term, t.field, t.kind);
+        table.row(vec![
+            Cell::new(&t.term),
+            Cell::new(t.field),
+            Cell::new(t.kind),
+            Cell::new(mark).tone(tone),
+        ]);
     }
+    table.print(&ui);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -220,8 +268,11 @@ pub fn matches(cfg: Config, args: MatchArgs) -> Result<ExitCode, Failure> {
     };
     let store = open(&cfg)?;
     // A topic's feed and tag filters apply, as they would have.
-    let applies =
-        |i: &ItemView| topic.is_none_or(|t| cfg.feed(&i.feed).is_some_and(|f| t.applies_to(f)));
+    let bar = Progress::counter("stored items checked");
+    let applies = |i: &ItemView| {
+        bar.tick();
+        topic.is_none_or(|t| cfg.feed(&i.feed).is_some_and(|f| t.applies_to(f)))
+    };
     let found = store.read(|c| {
         search::matching(
             c,
@@ -232,6 +283,7 @@ pub fn matches(cfg: Config, args: MatchArgs) -> Result<ExitCode, Failure> {
             |_| true,
         )
     })?;
+    bar.done();
     // One alert per story: the first copy that matched is the one that would have alerted.
     let mut seen = std::collections::HashSet::new();
     let mut rows: Vec<WouldAlert> = found
@@ -256,15 +308,23 @@ pub fn matches(cfg: Config, args: MatchArgs) -> Result<ExitCode, Failure> {
         "{} stories would have alerted (newest first; nothing was sent):",
         rows.len()
     );
+    let ui = ui();
+    let mut t = Table::new(vec![
+        Column::right("ITEM"),
+        Column::left("FIRST SEEN"),
+        Column::left("FEED").flexible(),
+        Column::left("TITLE").flexible(),
+        Column::left("MATCHED").flexible(),
+    ]);
     for r in rows {
-        say!(
-            "{:>6}  {}  {:<16} {}",
-            r.item,
-            r.first_seen,
-            r.feed,
-            r.title
-        );
-        say!("        matched: {}", r.matched_terms.join(", "));
+        t.row(vec![
+            r.item.into(),
+            Cell::new(when::show(&ui, &r.first_seen)),
+            Cell::new(&r.feed),
+            Cell::new(&r.title),
+            Cell::new(r.matched_terms.join(", ")),
+        ]);
     }
+    t.print(&ui);
     Ok(ExitCode::SUCCESS)
 }

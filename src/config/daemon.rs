@@ -1,6 +1,5 @@
-//! `[daemon]`: the defaults and the checks of each setting. What needs the notifiers' names,
-//! and the settings accepted but not acted on yet, are checked by [`finish`] once the other
-//! sections are done.
+//! `[daemon]`: the defaults and the checks of each setting. What needs the notifiers' names is
+//! checked by [`finish`] once the other sections are done.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -87,22 +86,8 @@ pub(super) fn validate(
 }
 
 /// The `[daemon]` checks that come after the other sections: `notify_errors` must name
-/// notifiers, and settings DESIGN.md describes whose machinery comes later are accepted (so
-/// configs stay valid) but said. Kept last so messages come in the order they always have.
-pub(super) fn finish(
-    d: &RawDaemon,
-    notifiers: &HashSet<String>,
-    problems: &mut Problems,
-    warnings: &mut Problems,
-) {
-    for (set, name) in [(d.log_format.is_some(), "log_format")] {
-        if set {
-            warnings.value(
-                key(name),
-                format!("`{name}` is accepted, not applied by this version yet"),
-            );
-        }
-    }
+/// notifiers. Kept last so messages come in the order they always have.
+pub(super) fn finish(d: &RawDaemon, notifiers: &HashSet<String>, problems: &mut Problems) {
     if d.failing_after == Some(0) {
         problems.value(key("failing_after"), "`failing_after` must be at least 1");
     }
@@ -114,25 +99,15 @@ pub(super) fn finish(
     }
 }
 
-/// `[http]`: a socket address to listen on (accepted; the endpoint comes later).
-pub(super) fn http(
-    h: Option<&RawHttp>,
-    problems: &mut Problems,
-    warnings: &mut Problems,
-) -> Option<HttpConfig> {
+/// `[http]`: the socket address the health and metrics endpoint listens on.
+pub(super) fn http(h: Option<&RawHttp>, problems: &mut Problems) -> Option<HttpConfig> {
     let at = p(&[&"http", &"listen"]);
     let listen = h?.listen.as_deref().or_else(|| {
         problems.missing(p(&[&"http"]), "listen", "[http]");
         None
     })?;
     match listen.parse::<std::net::SocketAddr>() {
-        Ok(addr) => {
-            warnings.value(
-                at,
-                "`[http] listen` is accepted, not applied by this version yet: no endpoint is served",
-            );
-            Some(HttpConfig { listen: addr })
-        }
+        Ok(addr) => Some(HttpConfig { listen: addr }),
         Err(_) => {
             problems.value(
                 at,

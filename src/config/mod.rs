@@ -226,6 +226,30 @@ impl Config {
     }
 }
 
+/// One key the config file accepts: its section header (`[daemon]`, `[[feed]]`, …), name and
+/// type, from the schema the reader checks files against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyInfo {
+    pub section: String,
+    pub key: &'static str,
+    pub ty: &'static str,
+}
+
+/// Every key of every section, in schema order (the README's config reference is checked
+/// against this by a test, so neither can drift).
+pub fn keys() -> Vec<KeyInfo> {
+    schema::SECTIONS
+        .iter()
+        .flat_map(|s| {
+            s.keys.iter().map(move |k| KeyInfo {
+                section: s.header(),
+                key: k.name,
+                ty: k.ty.name(),
+            })
+        })
+        .collect()
+}
+
 /// What loading does with secrets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Secrets {
@@ -314,12 +338,12 @@ fn validate(
         mode: secrets,
     };
     let daemon = daemon::validate(&raw.daemon, &base, problems);
-    let http = daemon::http(raw.http.as_ref(), problems, warnings);
+    let http = daemon::http(raw.http.as_ref(), problems);
     let (feeds, feed_names) = feeds::validate(raw.feed, problems);
     let (notifiers, notifier_names) =
         notifiers::validate(&raw.notifier, &reader, problems, warnings);
     let topics = topics::validate(raw.topic, &feed_names, &notifier_names, problems);
-    daemon::finish(&raw.daemon, &notifier_names, problems, warnings);
+    daemon::finish(&raw.daemon, &notifier_names, problems);
     Some(Config {
         path: path.to_path_buf(),
         warnings: Vec::new(),

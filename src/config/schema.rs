@@ -198,6 +198,23 @@ pub(super) fn section(name: &str) -> Option<&'static Section> {
 }
 
 impl Ty {
+    /// The type as the README's config reference names it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Text => "string",
+            Duration => "duration",
+            Size => "size",
+            Cron => "cron",
+            Count => "number",
+            Flag => "boolean",
+            Texts => "list of strings",
+            Command => "command",
+            Secret => "secret",
+            Headers => "headers",
+            NumberOrText => "number or string",
+        }
+    }
+
     /// Whether a value has this shape. Lists are accepted whatever their entries: each entry
     /// is checked on its own by [`Ty::accepts_entry`], so one wrong entry is one message.
     pub fn accepts(self, v: &DeValue<'_>) -> bool {

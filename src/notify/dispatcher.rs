@@ -8,7 +8,7 @@
 //! per backoff step rather than one attempt per pending alert.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -31,8 +31,9 @@ const RATE_WINDOW_ENV: &str = "FEEDWATCH_TEST_RATE_WINDOW";
 
 pub struct Dispatcher {
     store: Arc<Store>,
-    config: Arc<Config>,
-    notifiers: HashMap<String, Result<Box<dyn Notifier>, String>>,
+    /// The config and the notifiers built from it; replaced whole by a reload, so a pass
+    /// that started with one keeps it to its end.
+    setup: RwLock<Arc<Setup>>,
     /// Alerts delivered whose `sent` mark could not be written (a locked database): never
     /// sent again by this process, and written as soon as the database lets us.
     unrecorded: Mutex<Vec<(Vec<i64>, DateTime<Utc>)>>,
@@ -41,8 +42,17 @@ pub struct Dispatcher {
     rate_window: Duration,
 }
 
-impl Dispatcher {
-    pub fn new(store: Arc<Store>, config: Arc<Config>) -> anyhow::Result<Self> {
+/// Notifiers built for a new config, ready for [`Dispatcher::reconfigure`].
+pub struct PreparedNotifiers(Arc<Setup>);
+
+/// What one config makes of the notifiers.
+struct Setup {
+    config: Arc<Config>,
+    notifiers: HashMap<String, Result<Box<dyn Notifier>, String>>,
+}
+
+impl Setup {
+    fn new(config: Arc<Config>) -> anyhow::Result<Self> {
         let http = reqwest::Client::builder()
             .user_agent(&config.daemon.user_agent)
             .timeout(config.daemon.timeout)
@@ -64,6 +74,13 @@ impl Dispatcher {
                 (n.name.clone(), built)
             })
             .collect();
+        Ok(Self { config, notifiers })
+    }
+}
+
+impl Dispatcher {
+    pub fn new(store: Arc<Store>, config: Arc<Config>) -> anyhow::Result<Self> {
+        let setup = Setup::new(config)?;
         let rate_window = match std::env::var(RATE_WINDOW_ENV) {
             Ok(v) => {
                 humantime::parse_duration(&v).with_context(|| format!("{RATE_WINDOW_ENV}={v}"))?
@@ -72,12 +89,30 @@ impl Dispatcher {
         };
         Ok(Self {
             store,
-            config,
-            notifiers,
+            setup: RwLock::new(Arc::new(setup)),
             unrecorded: Default::default(),
             failing: Default::default(),
             rate_window,
         })
+    }
+
+    /// The notifiers of `config`, built (secrets read again) for [`reconfigure`]; an error
+    /// leaves the running ones in place.
+    ///
+    /// [`reconfigure`]: Self::reconfigure
+    pub fn prepare(config: Arc<Config>) -> anyhow::Result<PreparedNotifiers> {
+        Setup::new(config).map(|s| PreparedNotifiers(Arc::new(s)))
+    }
+
+    /// Deliver with `prepared` from the next pass on (a reload). Alerts of a notifier it no
+    /// longer has are failed by that pass, with a message saying so; `alerts retry` requeues
+    /// them once the notifier is back.
+    pub fn reconfigure(&self, prepared: PreparedNotifiers) {
+        *self.setup.write().unwrap_or_else(PoisonError::into_inner) = prepared.0;
+    }
+
+    fn setup(&self) -> Arc<Setup> {
+        Arc::clone(&self.setup.read().unwrap_or_else(PoisonError::into_inner))
     }
 
     /// Deliver every alert due now: one queue per notifier, side by side. On `stop`, sends in
@@ -147,14 +182,17 @@ impl Dispatcher {
         stop: &CancellationToken,
     ) -> anyhow::Result<PassStats> {
         let mut stats = PassStats::default();
-        let Some(cfg) = self.config.notifier(&name) else {
-            let error = format!("notifier `{name}` is no longer configured");
+        let setup = self.setup();
+        let Some(cfg) = setup.config.notifier(&name) else {
+            let error = format!(
+                "notifier `{name}` is not in the config any more; `feedwatch alerts retry` requeues this alert once it is back"
+            );
             let all: Vec<&AlertContext> = alerts.iter().collect();
             self.record_failure(&all, &name, error, None, true, &mut stats)
                 .await?;
             return Ok(stats);
         };
-        let notifier = match self.notifiers.get(&name) {
+        let notifier = match setup.notifiers.get(&name) {
             Some(Ok(n)) => n,
             Some(Err(e)) => {
                 // One probe, as for a receiver that is down.
@@ -181,10 +219,12 @@ impl Dispatcher {
                 }
                 msg.held_back = limit.held;
             }
+            let started = std::time::Instant::now();
             let outcome = tokio::select! {
                 _ = stop.cancelled() => break,
                 outcome = notifier.send(&msg) => outcome,
             };
+            crate::metrics::delivery_took(&name, started.elapsed());
             if !self
                 .settle(cfg, &msg, outcome, limit.as_mut(), &mut stats)
                 .await?
@@ -275,7 +315,7 @@ impl Dispatcher {
         let Some(cron) = &cfg.digest else {
             return Ok(alerts);
         };
-        let tz = self.config.daemon.timezone;
+        let tz = self.setup().config.daemon.timezone;
         let now = Utc::now();
         let is_ready = |a: &AlertContext| match a.event {
             AlertEvent::Feed(_) => Ok(()),
@@ -349,7 +389,12 @@ impl Dispatcher {
             *s
         };
         let now = Utc::now();
-        let until = plan::receiver_backoff(self.config.daemon.alert_backoff, step, now, not_before);
+        let until = plan::receiver_backoff(
+            self.setup().config.daemon.alert_backoff,
+            step,
+            now,
+            not_before,
+        );
         self.record_failure(members, &cfg.name, error.clone(), Some(until), false, stats)
             .await?;
         tracing::warn!(notifier = %cfg.name, failed_probes = step, next_probe = %until.to_rfc3339(), %error, "receiver failing; its alerts wait for the next probe");
@@ -375,17 +420,19 @@ impl Dispatcher {
         stats: &mut PassStats,
     ) -> anyhow::Result<()> {
         let now = Utc::now();
-        let max = self.config.daemon.alert_attempts;
+        let daemon = &self.setup().config.daemon;
+        let (max, backoff) = (daemon.alert_attempts, daemon.alert_backoff);
         let (retry, give_up): (Vec<&&AlertContext>, Vec<&&AlertContext>) = members
             .iter()
             .partition(|a| !permanent && a.attempts + 1 < max);
         if !retry.is_empty() {
             let attempts = retry.iter().map(|a| a.attempts + 1).max().unwrap_or(1);
-            let retry_at = plan::retry_time(self.config.daemon.alert_backoff, attempts, now, floor);
+            let retry_at = plan::retry_time(backoff, attempts, now, floor);
             for a in &retry {
                 tracing::warn!(alert = %a.uid, notifier, attempts = a.attempts + 1, %error, retry_at = %retry_at.to_rfc3339(), "alert delivery failed; will retry");
             }
             stats.retrying += retry.len();
+            crate::metrics::alerts_failed(notifier, retry.len(), false);
             self.store
                 .writer()
                 .call(WriteOp::AlertFailed {
@@ -400,6 +447,7 @@ impl Dispatcher {
                 tracing::error!(alert = %a.uid, notifier, attempts = a.attempts + 1, %error, "alert delivery failed for good (feedwatch alerts retry requeues it)");
             }
             stats.failed += give_up.len();
+            crate::metrics::alerts_failed(notifier, give_up.len(), true);
             self.store
                 .writer()
                 .call(WriteOp::AlertFailed {
@@ -422,6 +470,7 @@ impl Dispatcher {
             .unwrap_or("");
         match self.mark_sent(ids.clone(), now).await {
             Ok(()) => {
+                crate::metrics::alerts_sent(notifier, ids.len());
                 for a in msg.alerts() {
                     tracing::info!(alert = %a.uid, event = a.event_name(), notifier, attempts = a.attempts + 1, message = %msg.id, "alert delivered");
                 }

@@ -6,6 +6,7 @@
 //! daemon can refuse at once, while one that meets a `poll`'s short delivery pass waits.
 
 use std::io::{Read, Seek, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -60,11 +61,13 @@ impl DeliveryLock {
     /// The lock, or who holds it.
     pub fn try_acquire(database: &Path, role: Role) -> anyhow::Result<Result<Self, Holder>> {
         let path = lock_path(database);
+        // Private like the database beside it, whatever the umask.
         let mut file = std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)
             .read(true)
             .write(true)
+            .mode(0o600)
             .open(&path)
             .with_context(|| format!("opening lock file {}", path.display()))?;
         match file.try_lock() {

@@ -30,7 +30,7 @@ use futures_util::future::BoxFuture;
 use crate::config::{NotifierConfig, NotifierKind};
 use crate::store::AlertContext;
 
-pub use dispatcher::Dispatcher;
+pub use dispatcher::{Dispatcher, PreparedNotifiers};
 pub use lock::{DeliveryLock, Holder, Role};
 pub use plan::retry_time;
 pub use webhook::{payload as webhook_payload, signature};

@@ -133,11 +133,30 @@ const IDLE_READERS: usize = 4;
 
 impl Store {
     /// Open (creating if needed) and migrate the database at `path`, and start its writer.
+    /// The directory must exist (only the CLI creates the default one); a new database is
+    /// 0600 whatever the umask (SQLite gives its WAL and SHM files the same mode) and appears
+    /// whole or not at all; a file that is something else than a feedwatch database is
+    /// refused, not written into.
     pub fn open(path: &Path, options: StoreOptions) -> anyhow::Result<Self> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("creating database directory {}", dir.display()))?;
+        match inspect(path)? {
+            Found::Missing => create(path, options)?,
+            Found::Empty | Found::EmptySqlite | Found::Ours => {}
+            other => anyhow::bail!(other.refusal(path)),
         }
+        Self::start(path, options)
+    }
+
+    /// Open a database that must already exist: commands that only look at (or adjust) what
+    /// the daemon stored should not silently create an empty one somewhere else, nor write a
+    /// schema into a file that is not a feedwatch database yet.
+    pub fn open_existing(path: &Path, options: StoreOptions) -> anyhow::Result<Self> {
+        match inspect(path)? {
+            Found::Ours => Self::start(path, options),
+            other => anyhow::bail!(other.refusal(path)),
+        }
+    }
+
+    fn start(path: &Path, options: StoreOptions) -> anyhow::Result<Self> {
         let conn = open_writable(path, options)?;
         Ok(Self {
             path: path.to_path_buf(),
@@ -145,18 +164,6 @@ impl Store {
             readers: Mutex::new(Vec::new()),
             writer: Writer::start(conn, options)?,
         })
-    }
-
-    /// Open a database that must already exist: commands that only look at (or adjust) what
-    /// the daemon stored should not silently create an empty one somewhere else.
-    pub fn open_existing(path: &Path, options: StoreOptions) -> anyhow::Result<Self> {
-        if !path.exists() {
-            anyhow::bail!(
-                "no database at {} yet: `feedwatch run` or `feedwatch poll` creates it (or pass --db, or set `database` in the config)",
-                path.display()
-            );
-        }
-        Self::open(path, options)
     }
 
     pub fn path(&self) -> &Path {
@@ -199,5 +206,195 @@ impl Store {
         tokio::task::spawn_blocking(move || store.read(f))
             .await
             .context("database read task failed")?
+    }
+}
+
+/// What is at a database path, before SQLite touches it.
+#[derive(Debug, PartialEq, Eq)]
+enum Found {
+    Missing,
+    /// The directory it should be in does not exist.
+    NoDirectory(PathBuf),
+    Directory,
+    /// A file of 0 bytes (`touch`ed, or being created by another process right now).
+    Empty,
+    /// Not an SQLite file at all.
+    NotSqlite,
+    /// An SQLite database without tables.
+    EmptySqlite,
+    /// An SQLite database of some other program.
+    Foreign,
+    Ours,
+}
+
+impl Found {
+    fn refusal(&self, path: &Path) -> String {
+        let p = path.display();
+        match self {
+            Found::Missing => format!(
+                "no database at {p} yet: `feedwatch run` or `feedwatch poll` creates it (or pass --db, or set `database` in the config)"
+            ),
+            Found::NoDirectory(dir) => format!(
+                "cannot create the database {p}: the directory {} does not exist (create it, or point --db or `database` elsewhere)",
+                dir.display()
+            ),
+            Found::Directory => format!(
+                "{p} is a directory: --db and `database` name the database file, e.g. {}",
+                path.join("feedwatch.db").display()
+            ),
+            Found::Empty | Found::EmptySqlite => format!(
+                "{p} is empty, not a feedwatch database yet: `feedwatch run` or `feedwatch poll` sets it up"
+            ),
+            Found::NotSqlite => format!(
+                "{p} is not a feedwatch database (not an SQLite file at all): check --db or `database`"
+            ),
+            Found::Foreign => format!(
+                "{p} is an SQLite database of another program, not feedwatch's: feedwatch leaves it alone (check --db or `database`)"
+            ),
+            Found::Ours => format!("{p} is a feedwatch database"),
+        }
+    }
+}
+
+/// Look at `path` without writing anything: the file's first bytes, then (read-only) its
+/// schema version and tables.
+fn inspect(path: &Path) -> anyhow::Result<Found> {
+    use std::io::Read;
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(match path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                Some(dir) if !dir.is_dir() => Found::NoDirectory(dir.to_path_buf()),
+                _ => Found::Missing,
+            });
+        }
+        Err(e) => return Err(e).with_context(|| format!("looking at database {}", path.display())),
+    };
+    if meta.is_dir() {
+        return Ok(Found::Directory);
+    }
+    if !meta.is_file() {
+        // A device, a FIFO or a socket.
+        return Ok(Found::NotSqlite);
+    }
+    if meta.len() == 0 {
+        return Ok(Found::Empty);
+    }
+    let mut header = [0u8; 16];
+    let read = std::fs::File::open(path)
+        .and_then(|mut f| f.read(&mut header))
+        .with_context(|| format!("reading database {}", path.display()))?;
+    if read < header.len() || &header != b"SQLite format 3\0" {
+        return Ok(Found::NotSqlite);
+    }
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .with_context(|| format!("opening database {} for reading", path.display()))?;
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let tables: i64 = conn.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
+        [],
+        |r| r.get(0),
+    )?;
+    let ours: i64 = conn.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('feeds', 'items', 'alerts')",
+        [],
+        |r| r.get(0),
+    )?;
+    Ok(match (version, tables, ours) {
+        (0, 0, _) => Found::EmptySqlite,
+        (v, _, 3) if v > 0 => Found::Ours,
+        _ => Found::Foreign,
+    })
+}
+
+/// Create a new database at `path`: built and migrated under a temporary name beside it,
+/// then linked into place, so that another process never sees a file without the schema (a
+/// reading command would rightly refuse an empty one). Of two processes creating it at once,
+/// the first link wins and the other opens that one.
+fn create(path: &Path, options: StoreOptions) -> anyhow::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(format!(".new-{}", std::process::id()));
+    let tmp = PathBuf::from(tmp);
+    // Left by a crash of a process that had this pid: nobody else uses the name.
+    let _ = std::fs::remove_file(&tmp);
+    let result = create_private(&tmp)
+        .and_then(|()| open_writable(&tmp, options).map(drop))
+        .and_then(|()| match std::fs::hard_link(&tmp, path) {
+            Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+                Err(anyhow::Error::from(e).context(format!("creating database {}", path.display())))
+            }
+            _ => Ok(()),
+        });
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let mut p = tmp.as_os_str().to_owned();
+        p.push(suffix);
+        let _ = std::fs::remove_file(PathBuf::from(p));
+    }
+    result
+}
+
+/// Create an empty file readable by its owner only, whatever the umask.
+fn create_private(path: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .and_then(|f| f.set_permissions(std::fs::Permissions::from_mode(0o600)))
+        .with_context(|| format!("creating database {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_feedwatch_database_is_opened_as_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let at = |name: &str| dir.path().join(name);
+        assert_eq!(inspect(&at("new.db")).unwrap(), Found::Missing);
+        assert_eq!(
+            inspect(&at("none/x.db")).unwrap(),
+            Found::NoDirectory(at("none"))
+        );
+        assert_eq!(inspect(dir.path()).unwrap(), Found::Directory);
+        std::fs::write(at("empty"), "").unwrap();
+        assert_eq!(inspect(&at("empty")).unwrap(), Found::Empty);
+        std::fs::write(at("notes.txt"), "my notes, not a database\n").unwrap();
+        assert_eq!(inspect(&at("notes.txt")).unwrap(), Found::NotSqlite);
+        let other = Connection::open(at("other.db")).unwrap();
+        other
+            .execute_batch("CREATE TABLE photos (id INTEGER)")
+            .unwrap();
+        drop(other);
+        assert_eq!(inspect(&at("other.db")).unwrap(), Found::Foreign);
+
+        let store = Store::open(&at("new.db"), StoreOptions::default()).unwrap();
+        drop(store);
+        assert_eq!(inspect(&at("new.db")).unwrap(), Found::Ours);
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| n.contains(".new-"))
+            .collect();
+        assert!(left.is_empty(), "the temporary name is gone: {left:?}");
+        assert!(Store::open_existing(&at("new.db"), StoreOptions::default()).is_ok());
+        for refused in ["empty", "notes.txt", "other.db", "none/x.db"] {
+            let e = Store::open_existing(&at(refused), StoreOptions::default()).err();
+            assert!(e.is_some(), "{refused}");
+        }
+        assert!(Store::open(&at("other.db"), StoreOptions::default()).is_err());
+        assert!(Store::open(&at("none/x.db"), StoreOptions::default()).is_err());
+        assert!(!at("none").exists(), "no directory is created");
+        // An empty file may become the database of a command that writes.
+        assert!(Store::open(&at("empty"), StoreOptions::default()).is_ok());
+        assert_eq!(
+            std::fs::read_to_string(at("notes.txt")).unwrap(),
+            "my notes, not a database\n"
+        );
     }
 }

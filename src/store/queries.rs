@@ -294,15 +294,33 @@ pub struct AlertView {
     pub sent: Option<String>,
     pub next_attempt: Option<String>,
     pub matched_terms: Vec<String>,
+    /// The story's title (none for feed-health events).
+    pub story_title: Option<String>,
+    /// The feeds that carry the story, in the order they brought it.
+    pub outlets: Vec<String>,
 }
 
 pub fn list_alerts(conn: &Connection, status: Option<&str>) -> anyhow::Result<Vec<AlertView>> {
-    let mut stmt = conn.prepare(
-        "SELECT id, uid, topic, notifier, story_id, item_id, status, attempts, last_error, created, sent,
-                next_attempt, matched_terms, event, json_extract(feed_event, '$.name')
-         FROM alerts WHERE (?1 IS NULL OR status = ?1) ORDER BY id",
+    query_alerts(conn, status, None)
+}
+
+/// Alerts with `status` (any when `None`), or just alert `id`.
+fn query_alerts(
+    conn: &Connection,
+    status: Option<&str>,
+    id: Option<i64>,
+) -> anyhow::Result<Vec<AlertView>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT a.id, a.uid, a.topic, a.notifier, a.story_id, a.item_id, a.status, a.attempts,
+                a.last_error, a.created, a.sent, a.next_attempt, a.matched_terms, a.event,
+                json_extract(a.feed_event, '$.name'), s.title,
+                (SELECT json_group_array(name) FROM (
+                   SELECT f.name FROM items i JOIN feeds f ON f.id = i.feed_id
+                   WHERE i.story_id = a.story_id GROUP BY f.id ORDER BY MIN(i.first_seen), f.id))
+         FROM alerts a LEFT JOIN stories s ON s.id = a.story_id
+         WHERE (?1 IS NULL OR a.status = ?1) AND (?2 IS NULL OR a.id = ?2) ORDER BY a.id",
     )?;
-    let rows = stmt.query_map(params![status], |r| {
+    let rows = stmt.query_map(params![status, id], |r| {
         let status: String = r.get(6)?;
         let next: Option<String> = r.get(11)?;
         Ok(AlertView {
@@ -321,6 +339,11 @@ pub fn list_alerts(conn: &Connection, status: Option<&str>) -> anyhow::Result<Ve
             matched_terms: serde_json::from_str(&r.get::<_, String>(12)?).unwrap_or_default(),
             event: r.get(13)?,
             feed: r.get(14)?,
+            story_title: r.get(15)?,
+            outlets: r
+                .get::<_, Option<String>>(16)?
+                .and_then(|j| serde_json::from_str(&j).ok())
+                .unwrap_or_default(),
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -393,4 +416,85 @@ pub fn list_stories(
             .collect::<Result<_, _>>()?;
     }
     Ok(stories)
+}
+
+/// Polling and new items over the last hour and day, for `status`. There is no poll log: a
+/// feed polled twice in the hour counts once.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Activity {
+    pub feeds_polled_last_hour: i64,
+    pub feeds_polled_last_day: i64,
+    pub new_items_last_hour: i64,
+    pub new_items_last_day: i64,
+    pub last_poll: Option<String>,
+    pub last_new_item: Option<String>,
+}
+
+pub fn activity(conn: &Connection, now: DateTime<Utc>) -> anyhow::Result<Activity> {
+    let hour = fmt_time(now - chrono::Duration::hours(1));
+    let day = fmt_time(now - chrono::Duration::days(1));
+    let (polled_hour, polled_day, last_poll) = conn.query_row(
+        "SELECT count(*) FILTER (WHERE last_poll >= ?1), count(*) FILTER (WHERE last_poll >= ?2),
+                max(last_poll)
+         FROM feeds",
+        params![hour, day],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )?;
+    // first_seen is indexed: the day's items are counted without a scan of older ones.
+    let (new_hour, new_day) = conn.query_row(
+        "SELECT count(*) FILTER (WHERE first_seen >= ?1), count(*) FROM items WHERE first_seen >= ?2",
+        params![hour, day],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let last_new_item = conn.query_row("SELECT max(first_seen) FROM items", [], |r| r.get(0))?;
+    Ok(Activity {
+        feeds_polled_last_hour: polled_hour,
+        feeds_polled_last_day: polled_day,
+        new_items_last_hour: new_hour,
+        new_items_last_day: new_day,
+        last_poll,
+        last_new_item,
+    })
+}
+
+/// One notifier's part of the outbox.
+#[derive(Debug, Clone, Serialize)]
+pub struct OutboxDepth {
+    pub notifier: String,
+    pub pending: i64,
+    pub failed: i64,
+    /// When its oldest pending alert was created.
+    pub oldest_pending: Option<String>,
+}
+
+/// Pending and failed alerts per notifier (notifiers with neither are left out).
+pub fn outbox_depth(conn: &Connection) -> anyhow::Result<Vec<OutboxDepth>> {
+    let mut stmt = conn.prepare(
+        "SELECT notifier, count(*) FILTER (WHERE status = 'pending'),
+                count(*) FILTER (WHERE status = 'failed'),
+                min(created) FILTER (WHERE status = 'pending')
+         FROM alerts WHERE status IN ('pending', 'failed') GROUP BY notifier ORDER BY notifier",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok(OutboxDepth {
+            notifier: r.get(0)?,
+            pending: r.get(1)?,
+            failed: r.get(2)?,
+            oldest_pending: r.get(3)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The pending alert waiting longest, if any.
+pub fn oldest_pending_alert(conn: &Connection) -> anyhow::Result<Option<AlertView>> {
+    let id: Option<i64> = conn
+        .query_row(
+            "SELECT id FROM alerts WHERE status = 'pending' ORDER BY created, id LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let Some(id) = id else { return Ok(None) };
+    Ok(query_alerts(conn, None, Some(id))?.into_iter().next())
 }

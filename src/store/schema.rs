@@ -142,6 +142,12 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE feeds ADD COLUMN held_by TEXT;     -- the publisher hint holding next_poll back
     ALTER TABLE feeds ADD COLUMN repairs TEXT;     -- JSON: what the last document needed repaired
     ALTER TABLE feeds ADD COLUMN doc_hint TEXT;    -- the document's <ttl> or sy:updatePeriod
+    -- Plain indexes, not partial ones: with a partial index SQLite needs the bound value to
+    -- know it applies, and so recompiles the statement at every execution.
+    DROP INDEX items_canonical_url;
+    CREATE INDEX items_canonical_url ON items(canonical_url);
+    DROP INDEX alerts_notifier_sent;
+    CREATE INDEX alerts_notifier_sent ON alerts(notifier, sent);
     "#,
 ];
 

@@ -94,6 +94,7 @@ impl Stories {
             None => {
                 conn.prepare_cached("INSERT INTO stories (title, first_seen) VALUES (?1, ?2)")?
                     .execute(params![item.title, fmt_time(now)])?;
+                crate::metrics::story_created();
                 conn.last_insert_rowid()
             }
         };
@@ -153,9 +154,10 @@ impl Stories {
         let since = fmt_time(now - chrono::Duration::from_std(self.window).unwrap_or_default());
         let candidate: Option<(i64, i64, String)> = conn
             .prepare_cached(
+                // The index keeps equal URLs in rowid order: the first row is the oldest. (An
+                // explicit `ORDER BY id` made SQLite recompile the statement at every step.)
                 "SELECT story_id, feed_id, first_seen FROM items
-                 WHERE canonical_url = ?1 AND feed_id != ?2 AND first_seen >= ?3
-                 ORDER BY id LIMIT 1",
+                 WHERE canonical_url = ?1 AND feed_id != ?2 AND first_seen >= ?3 LIMIT 1",
             )?
             .query_row(params![url, feed_id, since], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?))

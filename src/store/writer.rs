@@ -295,11 +295,13 @@ fn run(
             }
         }
         health.busy_since.store(health.now_ms(), Ordering::Relaxed);
+        let started = Instant::now();
         if batch.iter().any(|r| matches!(&r.op, WriteOp::Poll(o) if failpoint::active_for("writer-die", &o.state.name))) {
             // The thread itself dies (not one message): the daemon must notice and exit.
             panic!("failpoint writer-die");
         }
         let results = commit(&mut conn, &batch, health, &mut stories);
+        crate::metrics::writer_batch(started.elapsed());
         health.busy_since.store(0, Ordering::Relaxed);
         for (req, result) in batch.drain(..).zip(results) {
             // A caller that gave up waiting (a cancelled poll) is not an error.
@@ -308,8 +310,10 @@ fn run(
     }
 }
 
-/// Apply a batch in one transaction. A message that panics is isolated: the transaction rolls
-/// back while unwinding, and the messages are applied again one transaction each.
+/// Apply a batch in one transaction. A message that fails or panics is isolated: the
+/// transaction rolls back, and the messages are applied again one transaction each (rare, so
+/// the common path needs no savepoints — which matters: the search index flushes its pending
+/// words at every savepoint).
 fn commit(
     conn: &mut Connection,
     batch: &[Request],
@@ -318,34 +322,34 @@ fn commit(
 ) -> Vec<Result<Reply, String>> {
     let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| apply_batch(conn, batch, stories)));
     // Whatever rolled back may have touched the story index: rebuild it from what committed.
-    if !matches!(&outcome, Ok(Ok(results)) if results.iter().all(|r| r.is_ok())) {
+    if !matches!(&outcome, Ok(Ok(Applied::All(_)))) {
         stories.mark_stale();
     }
     match outcome {
-        Ok(Ok(results)) => {
+        Ok(Ok(Applied::All(replies))) => {
+            health.committed(Ok(()));
+            replies.into_iter().map(Ok).collect()
+        }
+        Ok(Ok(Applied::Failed(_))) | Err(_) if batch.len() > 1 => batch
+            .iter()
+            .flat_map(|r| commit(conn, std::slice::from_ref(r), health, stories))
+            .collect(),
+        Ok(Ok(Applied::Failed(e))) => {
             // A message can fail for its own reasons (a feed left the config); the database
             // is failing only when SQLite itself says so.
-            match results
-                .iter()
-                .find_map(|r| r.as_ref().err().filter(|e| is_database_failure(e)))
-            {
-                Some(e) => health.committed(Err(&format!("{e:#}"))),
-                None => health.committed(Ok(())),
-            }
-            results
-                .into_iter()
-                .map(|r| r.map_err(|e| format!("{e:#}")))
-                .collect()
+            let text = format!("{e:#}");
+            health.committed(if is_database_failure(&e) {
+                Err(&text)
+            } else {
+                Ok(())
+            });
+            vec![Err(text)]
         }
         Ok(Err(e)) => {
             let e = format!("{e:#}");
             health.committed(Err(&e));
             batch.iter().map(|_| Err(e.clone())).collect()
         }
-        Err(_) if batch.len() > 1 => batch
-            .iter()
-            .flat_map(|r| commit(conn, std::slice::from_ref(r), health, stories))
-            .collect(),
         Err(panic) => vec![Err(format!(
             "internal error while writing: {}",
             panic_message(&panic)
@@ -377,40 +381,34 @@ fn is_database_failure(e: &anyhow::Error) -> bool {
     })
 }
 
-type Results = Vec<anyhow::Result<Reply>>;
+/// How a batch went, when its transaction could run.
+enum Applied {
+    /// Every message applied and committed.
+    All(Vec<Reply>),
+    /// A message failed: nothing was committed.
+    Failed(anyhow::Error),
+}
 
 /// `Err` only when the transaction itself failed (begin or commit): then nothing was written.
 fn apply_batch(
     conn: &mut Connection,
     batch: &[Request],
     stories: &mut Stories,
-) -> anyhow::Result<Results> {
+) -> anyhow::Result<Applied> {
     // IMMEDIATE: take the write lock first (waiting on the busy timeout). A deferred
     // transaction that reads and then writes fails at once if another process wrote meanwhile.
-    let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     stories.refresh(&tx, Utc::now())?;
-    let mut results = Vec::with_capacity(batch.len());
-    if let [one] = batch {
-        // A lone message needs no savepoint: its failure is the transaction's.
-        results.push(apply(&tx, &one.op, stories));
-        if results[0].is_err() {
-            return Ok(results);
-        }
-    } else {
-        for req in batch {
-            let sp = tx.savepoint()?;
-            match apply(&sp, &req.op, stories) {
-                Ok(r) => {
-                    sp.commit()?;
-                    results.push(Ok(r));
-                }
-                // Dropping the savepoint rolls back this message alone.
-                Err(e) => results.push(Err(e)),
-            }
+    let mut replies = Vec::with_capacity(batch.len());
+    for req in batch {
+        match apply(&tx, &req.op, stories) {
+            Ok(r) => replies.push(r),
+            // Dropping the transaction rolls the whole batch back.
+            Err(e) => return Ok(Applied::Failed(e)),
         }
     }
     tx.commit()?;
-    Ok(results)
+    Ok(Applied::All(replies))
 }
 
 fn apply(tx: &Connection, op: &WriteOp, stories: &mut Stories) -> anyhow::Result<Reply> {

@@ -288,17 +288,20 @@ impl StoryIndex {
                 posting = next;
             }
         }
-        hits.sort_unstable();
-        let mut counted: Vec<(u32, u32)> = Vec::with_capacity(hits.len());
+        // Count shared keys per item without sorting every hit (an item can have hundreds).
+        let mut shared: rustc_hash::FxHashMap<u32, u32> = rustc_hash::FxHashMap::default();
+        shared.reserve(hits.len());
         for seq in hits {
-            match counted.last_mut() {
-                Some((s, n)) if *s == seq => *n += 1,
-                _ => counted.push((seq, 1)),
-            }
+            *shared.entry(seq).or_insert(0) += 1;
         }
+        let mut counted: Vec<(u32, u32)> = shared.into_iter().collect();
         // Most shared keys first, then the newest.
-        counted.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(b.0.cmp(&a.0)));
-        counted.truncate(MAX_CANDIDATES);
+        let order = |a: &(u32, u32), b: &(u32, u32)| b.1.cmp(&a.1).then(b.0.cmp(&a.0));
+        if counted.len() > MAX_CANDIDATES {
+            counted.select_nth_unstable_by(MAX_CANDIDATES - 1, order);
+            counted.truncate(MAX_CANDIDATES);
+        }
+        counted.sort_unstable_by(order);
         counted.into_iter().map(|(seq, _)| seq).collect()
     }
 

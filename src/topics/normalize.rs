@@ -84,9 +84,18 @@ pub fn words(text: &str) -> Vec<String> {
     t.iter().map(str::to_string).collect()
 }
 
-/// Folded text: the tokens joined by single spaces.
+/// Folded text: the tokens joined by single spaces (no `String` per word).
 pub fn fold(text: &str) -> String {
-    words(text).join(" ")
+    let mut t = Tokens::new();
+    t.push_text(text);
+    let mut out = String::with_capacity(t.buf.len() + t.len());
+    for w in t.iter().filter(|w| !w.is_empty()) {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(w);
+    }
+    out
 }
 
 /// ASCII letters and digits, by byte (a table: the tokenizer's innermost test).

@@ -214,3 +214,19 @@ fn the_next_firing_is_later_even_in_the_repeated_hour() {
         }
     }
 }
+
+/// Found by the `opml` target: an outline without text or title, whose URL's host has no
+/// letter or digit (`https:-/x`), was planned as a feed with an empty name, so the config
+/// `opml import --write` wrote no longer loaded. It is named `feed` (then `feed-2`...).
+#[test]
+fn an_imported_outline_always_gets_a_name_the_config_accepts() {
+    let xml = String::from_utf8(fixture("opml-host-without-letters.opml")).expect("utf-8");
+    let doc = feedwatch::opml::parse(&xml).expect("reads");
+    let import = feedwatch::opml::plan(&doc, std::iter::empty(), |_| {});
+    let names: Vec<&str> = import.feeds.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(names, ["feed", "feed-2", "news-example-org"]);
+    let config = feedwatch::opml::append("", &import.feeds).expect("appends");
+    let loaded = parse(std::path::Path::new("fw.toml"), &config, Secrets::Skip)
+        .unwrap_or_else(|e| panic!("{e}\n{config}"));
+    assert_eq!(loaded.feeds.len(), 3);
+}

@@ -230,3 +230,39 @@ fn an_imported_outline_always_gets_a_name_the_config_accepts() {
         .unwrap_or_else(|e| panic!("{e}\n{config}"));
     assert_eq!(loaded.feeds.len(), 3);
 }
+
+/// Found by the `feed` target: a second XML declaration later in the document, naming
+/// UTF-16, made feed-rs switch quick-xml's decoder where it can no longer switch (quick-xml
+/// asserts: "set_encoding() called after prefix buffer was drained"). Only a document's first
+/// event can be its declaration now (the vendored feed-rs).
+#[test]
+fn a_late_xml_declaration_does_not_switch_the_decoder() {
+    let base = Url::parse("https://wire.example/feed").expect("base");
+    for name in ["late-declaration.xml", "late-declaration-utf16.xml"] {
+        let body = fixture(name);
+        // feed-rs itself, on the bytes as served: our charset layer rewrites every declaration
+        // to UTF-8, which alone would hide the feed-rs defect.
+        let before = panics();
+        let direct = feed_rs::parser::parse(body.as_slice());
+        assert_eq!(panics(), before, "{name}: feed-rs panicked");
+        if name == "late-declaration.xml" {
+            let items = direct.map(|f| f.entries.len());
+            assert!(matches!(items, Ok(1)), "{name}: {items:?}");
+        }
+        for ct in [None, Some("application/atom+xml; charset=utf-8")] {
+            let _ = parse_feed(&body, ct, &base);
+            assert_eq!(panics(), before, "{name}: a panic on the way");
+        }
+    }
+    assert_eq!(read("late-declaration.xml", None).items.len(), 1);
+}
+
+/// Follow-up of the late declaration: the declaration quick-xml honours names UTF-8 whatever
+/// attribute it takes for `encoding` (here `xencoding` came first, and a declaration longer
+/// than quick-xml's 64-byte detection prefix made the switch to ISO-8859-1 assert).
+#[test]
+fn every_encoding_in_a_declaration_names_utf8() {
+    let f = read("long-declaration-second-encoding.xml", None);
+    assert_eq!(f.title.as_deref(), Some("Café"));
+    assert_eq!(f.items[0].normalize().title, "Grüße");
+}

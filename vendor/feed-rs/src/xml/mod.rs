@@ -338,6 +338,8 @@ struct SourceState<R: BufRead> {
     current_depth: u32,
     base_uris: Vec<(u32, Url)>,
     default_namespace: NS,
+    // Whether an event has been read: only the document's first event may be its XML declaration
+    started: bool,
 }
 
 impl<R: BufRead> SourceState<R> {
@@ -359,6 +361,7 @@ impl<R: BufRead> SourceState<R> {
             current_depth: 0,
             base_uris,
             default_namespace: NS::Unknown,
+            started: false,
         };
         state.next = state.fetch_next();
         Ok(state)
@@ -378,12 +381,17 @@ impl<R: BufRead> SourceState<R> {
 
         loop {
             let (ns_resolution, event) = reader.read_resolved_event_into(&mut self.buf_event)?;
+            let first = !std::mem::replace(&mut self.started, true);
 
             match event {
-                // XML declaration for the encoding
+                // XML declaration for the encoding. Only the document's first event is one (XML 1.0, 2.8): a
+                // later `<?xml ...?>` (junk, documents glued together) is ignored, since the decoder can no
+                // longer switch there (quick-xml asserts that its detection prefix is still active).
                 Event::Decl(ref decl) => {
-                    if let Some(encoding) = decl.encoder() {
-                        reader.get_mut().set_encoding(encoding);
+                    if first {
+                        if let Some(encoding) = decl.encoder() {
+                            reader.get_mut().set_encoding(encoding);
+                        }
                     }
                 }
 

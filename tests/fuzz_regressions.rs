@@ -255,6 +255,11 @@ fn a_late_xml_declaration_does_not_switch_the_decoder() {
         }
     }
     assert_eq!(read("late-declaration.xml", None).items.len(), 1);
+    // The first declaration still counts after blank lines (a template's newline): feed-rs
+    // reads this ISO-8859-1 title as such.
+    let latin1 = b"\n\n  <?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>\n<rss version=\"2.0\"><channel><title>Caf\xe9</title></channel></rss>\n";
+    let feed = feed_rs::parser::parse(&latin1[..]).expect("reads");
+    assert_eq!(feed.title.map(|t| t.content).as_deref(), Some("Café"));
 }
 
 /// Follow-up of the late declaration: the declaration quick-xml honours names UTF-8 whatever

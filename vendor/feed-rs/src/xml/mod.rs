@@ -338,7 +338,7 @@ struct SourceState<R: BufRead> {
     current_depth: u32,
     base_uris: Vec<(u32, Url)>,
     default_namespace: NS,
-    // Whether an event has been read: only the document's first event may be its XML declaration
+    // Whether anything but whitespace has been read: only the document's first event may be its XML declaration
     started: bool,
 }
 
@@ -381,10 +381,14 @@ impl<R: BufRead> SourceState<R> {
 
         loop {
             let (ns_resolution, event) = reader.read_resolved_event_into(&mut self.buf_event)?;
-            let first = !std::mem::replace(&mut self.started, true);
+            // Whitespace before the declaration is not allowed either, but common (a template's newline)
+            let first = !self.started;
+            if !matches!(event, Event::Text(ref t) if t.bytes().all(|b| b.is_ascii_whitespace())) {
+                self.started = true;
+            }
 
             match event {
-                // XML declaration for the encoding. Only the document's first event is one (XML 1.0, 2.8): a
+                // XML declaration for the encoding. Only the document's first thing is one (XML 1.0, 2.8): a
                 // later `<?xml ...?>` (junk, documents glued together) is ignored, since the decoder can no
                 // longer switch there (quick-xml asserts that its detection prefix is still active).
                 Event::Decl(ref decl) => {

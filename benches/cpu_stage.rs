@@ -13,7 +13,7 @@ use std::path::Path;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use feedwatch::config::{Secrets, parse};
-use feedwatch::parse::parse_feed;
+use feedwatch::parse::{Deadline, parse_feed};
 use feedwatch::prepare::{Known, prepare};
 use url::Url;
 
@@ -186,8 +186,15 @@ fn bench(c: &mut Criterion) {
         g.bench_function(format!("50 new items, {topics} topics"), |b| {
             b.iter(|| {
                 let parsed = parse_feed(doc.as_bytes(), None, &base).expect("parse");
-                let p =
-                    prepare(parsed, &cfg, &feed, None, |_| Ok(HashMap::new())).expect("prepare");
+                let p = prepare(
+                    parsed,
+                    &cfg,
+                    &feed,
+                    None,
+                    |_| Ok(HashMap::new()),
+                    &Deadline::none(),
+                )
+                .expect("prepare");
                 black_box(p.items.len())
             })
         });
@@ -201,6 +208,7 @@ fn bench(c: &mut Criterion) {
         &feed,
         None,
         |_| Ok(HashMap::new()),
+        &Deadline::none(),
     )
     .expect("prepare");
     let stored: HashMap<String, Known> = first
@@ -211,8 +219,15 @@ fn bench(c: &mut Criterion) {
     g.bench_function("50 known items", |b| {
         b.iter(|| {
             let parsed = parse_feed(doc.as_bytes(), None, &base).expect("parse");
-            let p = prepare(parsed, &cfg, &feed, first.key_mode, |_| Ok(stored.clone()))
-                .expect("prepare");
+            let p = prepare(
+                parsed,
+                &cfg,
+                &feed,
+                first.key_mode,
+                |_| Ok(stored.clone()),
+                &Deadline::none(),
+            )
+            .expect("prepare");
             black_box(p.unchanged)
         })
     });

@@ -7,7 +7,8 @@
 //! Points: `cpu-panic=FEED` (the CPU stage panics while processing that feed),
 //! `writer-panic=FEED` (applying that feed's poll panics inside the writer), `writer-die=FEED`
 //! (the writer thread itself panics on a batch holding that feed's poll), `writer-stall=FEED`
-//! (the writer hangs on that feed's poll).
+//! (the writer hangs on that feed's poll), `cpu-budget-ms=MS` (the CPU budget per document,
+//! instead of 5 s: a slow document without a 16 MiB body).
 
 use std::sync::OnceLock;
 
@@ -32,4 +33,12 @@ pub fn active_for(name: &str, value: &str) -> bool {
     points()
         .iter()
         .any(|(k, v)| k == name && v.as_deref() == Some(value))
+}
+
+/// The value point `name` is set to, if it is set.
+pub fn value(name: &str) -> Option<&'static str> {
+    points()
+        .iter()
+        .find(|(k, _)| k == name)
+        .and_then(|(_, v)| v.as_deref())
 }

@@ -177,7 +177,12 @@ impl Planner {
     fn unique_name(&mut self, label: &str, url: &Url) -> String {
         let mut base = slug(label);
         if base.is_empty() {
-            base = slug(url.host_str().unwrap_or("feed"));
+            base = slug(url.host_str().unwrap_or(""));
+        }
+        // A host with no letter or digit (`https:-/x` parses with host `-`): a config
+        // refuses an empty name.
+        if base.is_empty() {
+            base = "feed".into();
         }
         let mut name = base.clone();
         let mut n = 2;

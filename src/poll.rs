@@ -14,7 +14,7 @@ use crate::config::{Config, FeedConfig};
 use crate::feed_state::{FeedState, PollRecord, PollResult, health_event};
 use crate::fetch::{FetchSettings, Fetcher, Outcome, Reach, Validators};
 use crate::limits::Admission;
-use crate::parse::{ParseError, parse_feed};
+use crate::parse::{Deadline, ParseError, parse_feed_within};
 use crate::prepare::{CpuPool, Prepared, known_entries, prepare};
 use crate::schedule;
 use crate::store::{FeedEventAlert, FeedInfo, IngestSummary, NewItem, PollOutcome, Store};
@@ -418,7 +418,9 @@ impl<S: PollStore> Poller<S> {
         let (config, store) = (Arc::clone(&self.config), Arc::clone(&self.store));
         let (feed, feed_id, key_mode) = (feed.clone(), state.id, state.key_mode);
         let job = move || -> Result<Prepared, ReadFailure> {
-            let doc = match parse_feed(&body, content_type.as_deref(), &base) {
+            // Counted from here, on the worker: waiting for one is not this document's doing.
+            let deadline = Deadline::for_cpu_stage();
+            let doc = match parse_feed_within(&body, content_type.as_deref(), &base, &deadline) {
                 Ok(doc) => doc,
                 Err(e) => {
                     return Err(match &e {
@@ -430,10 +432,9 @@ impl<S: PollStore> Poller<S> {
                 }
             };
             drop(body);
-            prepare(doc, &config, &feed, key_mode, |keys| {
-                store.known_entries(feed_id, keys)
-            })
-            .map_err(|e| ReadFailure::Error(format!("{e:#}")))
+            let known = |keys: &[&str]| store.known_entries(feed_id, keys);
+            prepare(doc, &config, &feed, key_mode, known, &deadline)
+                .map_err(|e| ReadFailure::Error(format!("{e:#}")))
         };
         match self.cpu.run(job).await {
             Ok(r) => r,

@@ -5,7 +5,8 @@
 //! the async fetchers and never grows threads without bound. Entries the feed sent unchanged
 //! (same key, same raw hash as stored) are dropped before their text is extracted: on a busy
 //! feed that is almost every entry of every poll. Only that lookup touches the database, over
-//! a read-only connection.
+//! a read-only connection. The document's [`Deadline`] (its CPU budget, shared with its
+//! parse) is checked per entry: past it the feed fails and the worker moves on.
 
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
@@ -17,7 +18,7 @@ use tokio::sync::Semaphore;
 use crate::config::{Config, FeedConfig};
 use crate::failpoint;
 use crate::identity::{KeyInput, KeyMode, alert_uid, canonical_url, content_hash, content_key};
-use crate::parse::{ParsedFeed, RawItem};
+use crate::parse::{Deadline, ParsedFeed, RawItem};
 use crate::store::{ItemMatch, NewItem};
 use crate::topics::ItemText;
 
@@ -129,13 +130,15 @@ pub fn known_entries(
 }
 
 /// Everything about `doc` that the writer needs. `known` answers, for the keys of the
-/// document, the raw hashes stored for them.
+/// document, the raw hashes stored for them. Fails with [`crate::parse::OverBudget`] once
+/// `deadline` has passed.
 pub fn prepare(
     doc: ParsedFeed,
     config: &Config,
     feed: &FeedConfig,
     known_mode: Option<KeyMode>,
     known: impl FnOnce(&[&str]) -> anyhow::Result<HashMap<String, Known>>,
+    deadline: &Deadline,
 ) -> anyhow::Result<Prepared> {
     if failpoint::active_for("cpu-panic", &feed.name) {
         panic!("failpoint cpu-panic for feed {}", feed.name);
@@ -166,6 +169,7 @@ pub fn prepare(
         ..Default::default()
     };
     for ((raw, plan), link) in doc.items.into_iter().zip(plans).zip(links) {
+        deadline.check()?;
         let raw_hash = raw.raw_hash();
         match plan
             .key
@@ -288,4 +292,40 @@ fn match_topics(item: &NewItem, feed: &FeedConfig, config: &Config) -> Vec<ItemM
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::parse_feed;
+
+    #[test]
+    fn preparing_stops_at_the_deadline() {
+        let src = "[[feed]]\nname = \"f\"\nurl = \"https://x.example/feed\"\n";
+        let config = crate::config::parse(
+            std::path::Path::new("fw.toml"),
+            src,
+            crate::config::Secrets::Skip,
+        )
+        .expect("config");
+        let base = url::Url::parse("https://x.example/feed").expect("url");
+        let xml = "<rss version=\"2.0\"><channel><title>T</title><item><title>A</title><guid>1</guid></item></channel></rss>";
+        let run = |deadline: &Deadline| {
+            let doc = parse_feed(xml.as_bytes(), None, &base).expect("reads");
+            prepare(
+                doc,
+                &config,
+                &config.feeds[0],
+                None,
+                |_| Ok(HashMap::new()),
+                deadline,
+            )
+        };
+        let e = run(&Deadline::after(std::time::Duration::ZERO)).unwrap_err();
+        assert!(
+            format!("{e:#}").starts_with("this document took more than 0 ms to read; "),
+            "{e:#}"
+        );
+        assert_eq!(run(&Deadline::none()).expect("prepared").items.len(), 1);
+    }
 }

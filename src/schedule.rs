@@ -87,20 +87,67 @@ impl CronExpr {
     }
 
     /// The first firing strictly after `after`, reading the expression in `tz`.
+    ///
+    /// The crate walks wall-clock time from `after`'s and gives both instants of a time
+    /// the autumn change repeats, the earlier first. So it offers instants before `after`
+    /// when `after` is in the repeated hour's second pass (skipped here), and it misses the
+    /// second pass when `after` is in the first (searched from the change).
     pub fn next_after(&self, after: DateTime<Utc>, tz: Tz) -> Option<DateTime<Utc>> {
-        self.schedule
-            .after(&after.with_timezone(&tz))
-            .next()
-            .map(|t| t.with_timezone(&Utc))
+        let first_from = |from: DateTime<Utc>| {
+            self.schedule
+                .after(&from.with_timezone(&tz))
+                .map(|t| t.with_timezone(&Utc))
+                .find(|t| *t > after)
+        };
+        let next = first_from(after);
+        match clock_set_back(after, tz) {
+            Some((change, by)) => {
+                let repeat = first_from(change - by - chrono::Duration::seconds(1));
+                next.into_iter().chain(repeat).min()
+            }
+            None => next,
+        }
     }
 
     /// Distance between the next two firings after `after`: the feed's polling period.
     pub fn period_after(&self, after: DateTime<Utc>, tz: Tz) -> Option<Duration> {
-        let mut it = self.schedule.after(&after.with_timezone(&tz));
-        let a = it.next()?;
-        let b = it.next()?;
+        let a = self.next_after(after, tz)?;
+        let b = self.next_after(a, tz)?;
         (b - a).to_std().ok()
     }
+}
+
+/// When the clocks of `tz` are next set back within a few hours of `after` (the longest
+/// change is 2 h), and by how much: the instant from which wall-clock times repeat.
+fn clock_set_back(after: DateTime<Utc>, tz: Tz) -> Option<(DateTime<Utc>, chrono::Duration)> {
+    use chrono::{Offset, TimeZone};
+    let offset = |secs: i64| {
+        let t = DateTime::from_timestamp(secs, 0)?;
+        Some(i64::from(
+            tz.offset_from_utc_datetime(&t.naive_utc())
+                .fix()
+                .local_minus_utc(),
+        ))
+    };
+    let (mut lo, mut hi) = (after.timestamp(), after.timestamp() + 3 * 3600);
+    let before = offset(lo)?;
+    let by = before - offset(hi)?;
+    if by <= 0 {
+        return None;
+    }
+    // The first second with the later offset.
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if offset(mid)? == before {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    Some((
+        DateTime::from_timestamp(hi, 0)?,
+        chrono::Duration::seconds(by),
+    ))
 }
 
 /// Crontab weekday field (0–7, 0 and 7 = Sunday) into the cron crate's (1–7, 1 = Sunday).
@@ -298,6 +345,43 @@ mod tests {
         assert_eq!(
             c.next_after(at("2026-01-01T00:00:00Z"), tz),
             Some(at("2026-01-01T07:00:00Z"))
+        );
+    }
+
+    /// Found by fuzzing: in the repeated hour of autumn, the cron crate answered with the
+    /// first pass of the next local time, which is in the past: the scheduler would have
+    /// polled in a loop for that hour.
+    #[test]
+    fn the_repeated_hour_never_goes_back_in_time() {
+        let berlin: Tz = "Europe/Berlin".parse().unwrap();
+        let c = CronExpr::parse("*/15 * * * *").unwrap();
+        // 2026-10-25 01:05Z is 02:05 CET, the second 02:05 of the night.
+        assert_eq!(
+            c.next_after(at("2026-10-25T01:05:00Z"), berlin),
+            Some(at("2026-10-25T01:15:00Z"))
+        );
+        // Both passes of the hour fire, in order: 02:45 CEST, then 02:00 CET.
+        assert_eq!(
+            c.next_after(at("2026-10-25T00:50:00Z"), berlin),
+            Some(at("2026-10-25T01:00:00Z"))
+        );
+        let every_second = CronExpr::parse("* * * * * *").unwrap();
+        let mut t = at("2026-10-25T00:59:58Z");
+        for _ in 0..4 {
+            let next = every_second.next_after(t, berlin).unwrap();
+            assert_eq!(next, t + chrono::Duration::seconds(1), "after {t}");
+            t = next;
+        }
+        let daily = CronExpr::parse("30 2 * * *").unwrap();
+        assert_eq!(
+            daily.next_after(at("2026-10-25T01:10:00Z"), berlin),
+            Some(at("2026-10-25T01:30:00Z")),
+            "02:30 comes twice that night"
+        );
+        let new_york: Tz = "America/New_York".parse().unwrap();
+        assert_eq!(
+            c.next_after(at("2026-11-01T06:20:00Z"), new_york),
+            Some(at("2026-11-01T06:30:00Z"))
         );
     }
 

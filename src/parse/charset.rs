@@ -293,23 +293,27 @@ fn decode_mixed(body: &[u8]) -> String {
 }
 
 /// Make every XML declaration in `text` name UTF-8 (the text is UTF-8 now). Declarations
-/// anywhere count: quick-xml acts on each, and panics on a late one naming another encoding.
+/// anywhere count (quick-xml panics on a late one naming another encoding), and so does
+/// every `encoding` in one: which of them quick-xml reads depends on how it cuts attributes
+/// (`xencoding="UTF-8" encoding="latin1"`, found by fuzzing).
 pub fn fix_declarations(text: &str) -> Cow<'_, str> {
-    let mut edits: Vec<(usize, usize)> = Vec::new();
     let b = text.as_bytes();
-    let mut done = 0;
-    for at in memchr::memmem::find_iter(b, b"<?xml") {
-        // One declaration inside another's text ends where the outer one does.
-        if at < done || !b.get(at + 5).is_some_and(u8::is_ascii_whitespace) {
-            continue;
-        }
-        let end = memchr::memmem::find(&b[at..], b"?>").map_or(text.len(), |n| at + n);
-        done = end;
-        let decl = &text[at..end];
-        if let Some(((s, e), v)) = pseudo_attr(decl, "encoding")
-            && Encoding::for_label(v.trim().as_bytes()) != Some(UTF_8)
-        {
-            edits.push((at + s, at + e));
+    let starts: Vec<usize> = memchr::memmem::find_iter(b, b"<?xml")
+        .filter(|&at| b.get(at + 5).is_some_and(u8::is_ascii_whitespace))
+        .collect();
+    let mut edits: Vec<(usize, usize)> = Vec::new();
+    for (i, &at) in starts.iter().enumerate() {
+        // Up to the declaration's end, or to the next one pasted inside it (which goes on
+        // from there): each byte is looked at once. A value cut there holds `<?xml`, which
+        // no encoding label does.
+        let limit = starts.get(i + 1).copied().unwrap_or(text.len());
+        let end = memchr::memmem::find(&b[at..limit], b"?>").map_or(limit, |n| at + n);
+        let mut from = at;
+        while let Some(((s, e), v)) = pseudo_attr(&text[from..end], "encoding") {
+            if Encoding::for_label(v.trim().as_bytes()) != Some(UTF_8) {
+                edits.push((from + s, from + e));
+            }
+            from += e;
         }
     }
     if edits.is_empty() {
@@ -509,6 +513,12 @@ mod tests {
                 "<?xml version=\"1.0\" en<?xml version=\"1.0\" encoding=\"UTF-16\"?>coding=\"x\"?>"
             ),
             "<?xml version=\"1.0\" en<?xml version=\"1.0\" encoding=\"UTF-8\"?>coding=\"x\"?>"
+        );
+        assert_eq!(
+            fix_declarations(
+                "<?xml version='1.0' xencoding='UTF-8' encoding = \"latin1\" encoding='x'?><a/>"
+            ),
+            "<?xml version='1.0' xencoding='UTF-8' encoding = \"UTF-8\" encoding='UTF-8'?><a/>"
         );
     }
 }

@@ -210,7 +210,8 @@ pub fn split_qname(name: &str) -> (&str, &str) {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Attr<'a> {
     pub name: &'a str,
-    /// The value as written, without its quotes.
+    /// The value as written, without its quotes; always a slice of the tag (empty, just after
+    /// the name, for a name without a value), so its offset in the document can be taken.
     pub value: &'a str,
     /// Byte range of the whole `name="value"` within the tag's `attrs`.
     pub span: (usize, usize),
@@ -252,7 +253,7 @@ impl<'a> Iterator for Attributes<'a> {
             self.pos = name_end;
             return Some(Attr {
                 name,
-                value: "",
+                value: &self.s[name_end..name_end],
                 span: (start, name_end),
             });
         }

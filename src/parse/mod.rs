@@ -8,11 +8,13 @@
 //! links ([`discover`]); a document nothing fixes fails with a short reason ([`diagnose`]).
 //!
 //! Entries come out as [`RawItem`]s, text as written; [`RawItem::normalize`] extracts plain
-//! text later, only for new or changed entries.
+//! text later, only for new or changed entries. [`parse_feed_within`] stops at a [`Deadline`]
+//! ([`budget`]).
 
 use chrono::{DateTime, Utc};
 use url::Url;
 
+pub mod budget;
 pub mod charset;
 mod dates;
 pub mod diagnose;
@@ -26,6 +28,7 @@ mod strategy;
 pub mod survey;
 mod text;
 
+pub use budget::{Deadline, OverBudget};
 pub use dialect::Dialect;
 pub use hints::PollHints;
 pub use repair::Repair;
@@ -127,11 +130,14 @@ pub enum ParseError {
     Invalid(String),
     #[error("the feed parser crashed on this document: {0}")]
     Panicked(String),
+    #[error(transparent)]
+    OverBudget(#[from] OverBudget),
 }
 
 impl ParseError {
     /// A stable one-word class, e.g. for tests and metrics: `empty`, `html`, `binary`,
-    /// `not-a-feed`, `malformed`, `truncated`, `entity-bomb`, `invalid`, `panicked`.
+    /// `not-a-feed`, `malformed`, `truncated`, `entity-bomb`, `invalid`, `panicked`,
+    /// `over-budget`.
     pub fn class(&self) -> &'static str {
         match self {
             ParseError::Empty => "empty",
@@ -143,6 +149,7 @@ impl ParseError {
             ParseError::EntityBomb => "entity-bomb",
             ParseError::Invalid(_) => "invalid",
             ParseError::Panicked(_) => "panicked",
+            ParseError::OverBudget(_) => "over-budget",
         }
     }
 
@@ -158,7 +165,8 @@ impl ParseError {
             other @ (ParseError::Empty
             | ParseError::Html { .. }
             | ParseError::Binary(_)
-            | ParseError::EntityBomb) => other,
+            | ParseError::EntityBomb
+            | ParseError::OverBudget(_)) => other,
         }
     }
 }
@@ -182,13 +190,24 @@ pub fn parse_feed(
     content_type: Option<&str>,
     base: &Url,
 ) -> Result<ParsedFeed, ParseError> {
-    parse_document(body, content_type, base).map_err(ParseError::cleaned)
+    parse_feed_within(body, content_type, base, &Deadline::none())
+}
+
+/// [`parse_feed`], given up with [`ParseError::OverBudget`] once `deadline` has passed.
+pub fn parse_feed_within(
+    body: &[u8],
+    content_type: Option<&str>,
+    base: &Url,
+    deadline: &Deadline,
+) -> Result<ParsedFeed, ParseError> {
+    parse_document(body, content_type, base, deadline).map_err(ParseError::cleaned)
 }
 
 fn parse_document(
     body: &[u8],
     content_type: Option<&str>,
     base: &Url,
+    deadline: &Deadline,
 ) -> Result<ParsedFeed, ParseError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(ParseError::Empty);
@@ -199,10 +218,11 @@ fn parse_document(
     let tld = base.domain().and_then(tld_of);
     let decoded = charset::decode(body, charset::http_charset(content_type), tld);
     let text = decoded.text;
+    deadline.check()?;
     let sniffed = dialect::sniff(&text);
     let (feed, repairs, hints) = match &sniffed.dialect {
         Dialect::Json => {
-            let (feed, repairs) = strategy::read_json(&text, base)?;
+            let (feed, repairs) = strategy::read_json(&text, base, deadline)?;
             (feed, repairs, PollHints::default())
         }
         Dialect::Html => {
@@ -220,17 +240,23 @@ fn parse_document(
                 "the body is neither XML nor JSON".into(),
             ));
         }
-        _ => strategy::read_xml(&text, &survey::survey(&text, &sniffed), base)?,
+        _ => {
+            let survey = survey::survey(&text, &sniffed);
+            deadline.check()?;
+            strategy::read_xml(&text, &survey, base, deadline)?
+        }
     };
     let mut all = decoded.repairs;
     all.extend(repairs);
+    let title = read::feed_title(&feed);
+    let mut items = Vec::with_capacity(feed.entries.len());
+    for e in feed.entries {
+        deadline.check()?;
+        items.push(read::raw_entry(e, base));
+    }
     Ok(ParsedFeed {
-        title: read::feed_title(&feed),
-        items: feed
-            .entries
-            .into_iter()
-            .map(|e| read::raw_entry(e, base))
-            .collect(),
+        title,
+        items,
         repairs: all,
         hints,
     })
@@ -451,6 +477,31 @@ mod tests {
         );
         assert_eq!(
             parse_feed(late.as_bytes(), None, &base())
+                .unwrap()
+                .items
+                .len(),
+            1
+        );
+    }
+
+    #[test]
+    fn a_document_past_its_deadline_fails_with_the_budget_error() {
+        let xml = b"<rss version=\"2.0\"><channel><title>T</title><item><title>A</title><guid>1</guid></item></channel></rss>";
+        let spent = Deadline::after(std::time::Duration::ZERO);
+        for body in [
+            &xml[..],
+            br#"{"version":"https://jsonfeed.org/version/1.1","items":[]}"#,
+        ] {
+            let e = parse_feed_within(body, None, &base(), &spent).unwrap_err();
+            assert_eq!(e.class(), "over-budget", "{e}");
+            assert!(
+                e.to_string()
+                    .starts_with("this document took more than 0 ms to read")
+            );
+        }
+        let hour = Deadline::after(std::time::Duration::from_secs(3600));
+        assert_eq!(
+            parse_feed_within(xml, None, &base(), &hour)
                 .unwrap()
                 .items
                 .len(),

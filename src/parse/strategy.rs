@@ -1,9 +1,11 @@
 //! Which reads a document gets and which error it ends with: as is when the survey finds
 //! it clean, repaired otherwise (or when the clean read comes back empty), and for what
-//! stays unreadable, the first structural problem with its position.
+//! stays unreadable, the first structural problem with its position. The deadline is
+//! checked before each read: a read is the one step that cannot be stopped once started.
 
 use url::Url;
 
+use super::budget::Deadline;
 use super::diagnose::{self, Problem};
 use super::read::{self, ReadError};
 use super::repair::{self, Repair, json::NotAFeed};
@@ -18,7 +20,12 @@ type Read = (feed_rs::model::Feed, Vec<Repair>, PollHints);
 
 /// RSS or Atom: as is when the survey finds nothing to repair (and that reads), else
 /// repaired; as is again if the repaired text fails where the original would not.
-pub fn read_xml(text: &str, survey: &Survey, base: &Url) -> Result<Read, ParseError> {
+pub fn read_xml(
+    text: &str,
+    survey: &Survey,
+    base: &Url,
+    deadline: &Deadline,
+) -> Result<Read, ParseError> {
     if survey.nested_entities {
         return Err(ParseError::EntityBomb);
     }
@@ -44,7 +51,8 @@ pub fn read_xml(text: &str, survey: &Survey, base: &Url) -> Result<Read, ParseEr
     }
     // Values that crash feed-rs: then the original must never reach it.
     let original_safe = !survey.crash_bait;
-    let Some(fixed) = repair::apply(text, survey, clean) else {
+    deadline.check()?;
+    let Some(fixed) = repair::apply(text, survey, clean, deadline)? else {
         return match as_is.unwrap_or_else(|| read::read(text, base)) {
             Ok(feed) => Ok((feed, Vec::new(), hints)),
             Err(e) => Err(explain(text, survey, e)),
@@ -55,15 +63,19 @@ pub fn read_xml(text: &str, survey: &Survey, base: &Url) -> Result<Read, ParseEr
             "repairing the document would grow it past any sensible size".into(),
         ));
     }
+    deadline.check()?;
     match read::read(&fixed.text, base) {
         Ok(feed) => Ok((feed, fixed.repairs, hints)),
         Err(e) => match as_is {
             Some(Ok(feed)) => Ok((feed, Vec::new(), hints)),
             Some(Err(_)) => Err(explain(text, survey, e)),
-            None if original_safe => match read::read(text, base) {
-                Ok(feed) if !feed.entries.is_empty() => Ok((feed, Vec::new(), hints)),
-                _ => Err(explain(text, survey, e)),
-            },
+            None if original_safe => {
+                deadline.check()?;
+                match read::read(text, base) {
+                    Ok(feed) if !feed.entries.is_empty() => Ok((feed, Vec::new(), hints)),
+                    _ => Err(explain(text, survey, e)),
+                }
+            }
             None => Err(explain(text, survey, e)),
         },
     }
@@ -97,8 +109,10 @@ fn explain(text: &str, survey: &Survey, e: ReadError) -> ParseError {
 pub fn read_json(
     text: &str,
     base: &Url,
+    deadline: &Deadline,
 ) -> Result<(feed_rs::model::Feed, Vec<Repair>), ParseError> {
     let read_fixed = |fixed: repair::Fixed| {
+        deadline.check()?;
         read::read(&fixed.text, base)
             .map(|feed| (feed, fixed.repairs))
             .map_err(json_failed)
@@ -113,10 +127,13 @@ pub fn read_json(
     }
     match read::read(text, base) {
         Ok(feed) => Ok((feed, Vec::new())),
-        Err(e) => match loosen_json(text)? {
-            Some(fixed) => read_fixed(fixed),
-            None => Err(json_failed(e)),
-        },
+        Err(e) => {
+            deadline.check()?;
+            match loosen_json(text)? {
+                Some(fixed) => read_fixed(fixed),
+                None => Err(json_failed(e)),
+            }
+        }
     }
 }
 

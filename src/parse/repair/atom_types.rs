@@ -24,14 +24,16 @@ pub fn normalize(doc: &str) -> Option<Fixed> {
             continue;
         }
         if let Some(fixed) = fixed_type(a.value, content) {
-            let at = a.value.as_ptr() as usize - doc.as_ptr() as usize;
-            edits.push((at, at + a.value.len(), fixed));
+            // The whole attribute is rewritten: a bare `type` has no value to replace.
+            let at = tag.attrs.as_ptr() as usize - doc.as_ptr() as usize;
+            edits.push((at + a.span.0, at + a.span.1, fixed));
         }
     }
     (!edits.is_empty()).then(|| Fixed::one(splice(doc, &edits), Repair::AtomTypeNormalized))
 }
 
-/// The type to write instead of `ty`, or `None` when feed-rs takes `ty` as it is.
+/// The `type` attribute to write instead of `type="ty"`, or `None` when feed-rs takes `ty`
+/// as it is.
 fn fixed_type(ty: &str, content: bool) -> Option<&'static str> {
     if matches!(ty, "text" | "html" | "xhtml" | "text/html") {
         return None;
@@ -42,9 +44,9 @@ fn fixed_type(ty: &str, content: bool) -> Option<&'static str> {
         return None;
     }
     Some(match t {
-        "html" | "text/html" | "escaped" => "html",
-        "xhtml" | "application/xhtml+xml" => "xhtml",
-        _ => "text",
+        "html" | "text/html" | "escaped" => "type=\"html\"",
+        "xhtml" | "application/xhtml+xml" => "type=\"xhtml\"",
+        _ => "type=\"text\"",
     })
 }
 
@@ -59,6 +61,16 @@ mod tests {
         assert_eq!(
             f.text,
             r#"<feed><title type="text">a</title><subtitle type="text">b</subtitle><summary type="html">c</summary><rights type="xhtml"><div>d</div></rights><content type="html">e</content><content type="text">f</content><media:content type="video/mp4"/></feed>"#
+        );
+    }
+
+    /// Found by fuzzing: a `type` without a value took its offset from a string elsewhere.
+    #[test]
+    fn a_type_without_a_value_becomes_text() {
+        let f = normalize("<entry><content type></content><title type/></entry>").expect("fixed");
+        assert_eq!(
+            f.text,
+            "<entry><content type=\"text\"></content><title type=\"text\"/></entry>"
         );
     }
 

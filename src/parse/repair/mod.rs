@@ -3,12 +3,14 @@
 //!
 //! Each repair is a pure function over text that returns `None` when it has nothing to do,
 //! runs in one linear pass and grows the document by a bounded factor. [`apply`] runs the
-//! ones a [`Survey`] calls for, in an order where each sees the previous one's output.
+//! ones a [`Survey`] calls for, in an order where each sees the previous one's output, and
+//! stops between passes once the document's [`Deadline`] has passed.
 
 use std::fmt;
 
 use encoding_rs::Encoding;
 
+use super::budget::{Deadline, OverBudget};
 use super::survey::Survey;
 
 mod atom03;
@@ -165,7 +167,12 @@ impl Fixed {
 
 /// Run the repairs `survey` calls for (all of them when `everything`), each on the previous
 /// one's output. Returns `None` when none changed anything.
-pub fn apply(doc: &str, survey: &Survey, everything: bool) -> Option<Fixed> {
+pub fn apply(
+    doc: &str,
+    survey: &Survey,
+    everything: bool,
+    deadline: &Deadline,
+) -> Result<Option<Fixed>, OverBudget> {
     type Step = fn(&str, &Survey) -> Option<Fixed>;
     let steps: [(bool, Step); 10] = [
         (survey.junk_before, |d, _| prolog::clean(d)),
@@ -193,6 +200,7 @@ pub fn apply(doc: &str, survey: &Survey, everything: bool) -> Option<Fixed> {
         if !(wanted || everything) {
             continue;
         }
+        deadline.check()?;
         let text = current.as_ref().map_or(doc, |c| c.text.as_str());
         // The survey describes the original; steps that need it only read its dialect and
         // the DTD's entity names, which earlier steps do not change.
@@ -205,7 +213,7 @@ pub fn apply(doc: &str, survey: &Survey, everything: bool) -> Option<Fixed> {
             });
         }
     }
-    current
+    Ok(current)
 }
 
 /// Copy `doc` into a new string, replacing the byte ranges in `edits` (in order). An edit

@@ -161,12 +161,13 @@ fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Migrate { copy_from } => {
             cli::cluster::migrate(setup.load(Secrets::Resolve)?, copy_from)
         }
-        Command::Nodes { json } => cli::cluster::nodes(setup.load(Secrets::Resolve)?, json),
+        Command::Nodes { json } => cli::cluster::nodes(setup.load(Secrets::DatabaseOnly)?, json),
         Command::Status { json } => {
             let cfg = setup.load(Secrets::Skip)?;
-            // A cluster's status is read from PostgreSQL, which wants the database's password.
+            // A cluster's status is read from PostgreSQL, which wants the database's password
+            // (and no other secret: a shell without the notifiers' credentials can ask).
             let cfg = if cfg.daemon.cluster.is_some() {
-                setup.load(Secrets::Resolve)?
+                setup.load(Secrets::DatabaseOnly)?
             } else {
                 cfg
             };

@@ -139,7 +139,7 @@ pub(super) fn cluster(
     let password = d
         .database_password
         .as_ref()
-        .and_then(|s| secrets.resolve(s, key("database_password"), problems, warnings));
+        .and_then(|s| secrets.resolve_database(s, key("database_password"), problems, warnings));
     let at = |k: &str| p(&[&"cluster", &k]);
     // Twice the HTTP timeout (a poll may follow an autodiscovery link: two fetches) and time
     // to parse and write.
@@ -324,6 +324,36 @@ mod tests {
                 .daemon
                 .cluster
                 .is_none()
+        );
+    }
+
+    #[test]
+    fn status_reads_the_database_password_and_no_other_secret() {
+        use crate::config::{Secrets, parse};
+        let src = "[daemon]\ndatabase = \"postgres://feedwatch@db.example/fw\"\ndatabase_password = \"s3cret\"\n\
+            [[notifier]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"https://example.org/h\"\n\
+            secret = { env = \"FEEDWATCH_TEST_UNSET_SECRET\" }\n";
+        let path = std::path::Path::new("/etc/fw.toml");
+        let cfg = parse(path, src, Secrets::DatabaseOnly).expect("loads without the notifier's");
+        let cluster = cfg.daemon.cluster.expect("a cluster config");
+        assert_eq!(
+            cluster.password.as_ref().map(|p| p.expose()),
+            Some("s3cret")
+        );
+        let errs = parse(path, src, Secrets::Resolve).expect_err("run needs every secret");
+        assert!(
+            errs.to_string().contains("FEEDWATCH_TEST_UNSET_SECRET"),
+            "{errs}"
+        );
+        let skipped = parse(path, src, Secrets::Skip).expect("loads");
+        assert_eq!(
+            skipped
+                .daemon
+                .cluster
+                .and_then(|c| c.password)
+                .map(|p| p.expose().to_string()),
+            Some(String::new()),
+            "Skip reads no secret at all"
         );
     }
 

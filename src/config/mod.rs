@@ -295,6 +295,9 @@ pub enum Secrets {
     Check,
     /// Check their form only: commands that only read the database need no secret.
     Skip,
+    /// Read only the database's password (`database_password`), check the others' form:
+    /// commands that read a PostgreSQL database but send nothing (`status`, `nodes`).
+    DatabaseOnly,
 }
 
 // ---------------------------------------------------------------------------------------------

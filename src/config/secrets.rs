@@ -173,7 +173,7 @@ impl SecretReader<'_> {
             problems.value(path, what.empty_literal());
             return None;
         }
-        if self.mode == Secrets::Skip {
+        if matches!(self.mode, Secrets::Skip | Secrets::DatabaseOnly) {
             return Some(Secret(String::new()));
         }
         let from = source.describe();
@@ -195,6 +195,22 @@ impl SecretReader<'_> {
                 Some(Secret(String::new()))
             }
         }
+    }
+
+    /// As [`resolve`](Self::resolve), for the database's own password: read in every mode but
+    /// [`Secrets::Skip`].
+    pub(super) fn resolve_database(
+        &self,
+        raw: &RawSecret,
+        path: PathSegs,
+        problems: &mut Problems,
+        warnings: &mut Problems,
+    ) -> Option<Secret> {
+        let mode = match self.mode {
+            Secrets::DatabaseOnly => Secrets::Resolve,
+            other => other,
+        };
+        SecretReader { mode, ..*self }.resolve(raw, path, problems, warnings)
     }
 
     fn read(&self, source: Source<'_>) -> Result<String, Unread> {

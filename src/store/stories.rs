@@ -44,8 +44,11 @@ impl Stories {
         self.stale = true;
     }
 
-    /// Rebuild the index from the committed items of the window, if it is stale.
-    pub fn refresh(&mut self, conn: &Connection, now: DateTime<Utc>) -> anyhow::Result<()> {
+    /// Rebuild the index from the stored items of the window, if it is stale. Called by
+    /// [`story_for`](Self::story_for), so a batch without new items never pays for it; rows
+    /// it reads from a transaction that then rolls back are dropped with the index, as the
+    /// writer marks it stale on every rollback.
+    fn refresh(&mut self, conn: &Connection, now: DateTime<Utc>) -> anyhow::Result<()> {
         if !self.stale {
             return Ok(());
         }
@@ -82,6 +85,7 @@ impl Stories {
         item: &NewItem,
         now: DateTime<Utc>,
     ) -> anyhow::Result<i64> {
+        self.refresh(conn, now)?;
         let at = now.timestamp();
         self.index
             .evict_older_than(at - self.window.as_secs() as i64);

@@ -284,7 +284,8 @@ fn run(
     options: &super::StoreOptions,
 ) {
     let mut batch: Vec<Request> = Vec::with_capacity(MAX_BATCH);
-    // The story index is built by the first batch (from the committed items of the window).
+    // The story index is built when the first new item needs a story (from the committed
+    // items of the window): a sweep of 304s never reads the window's signatures.
     let mut stories = Stories::new(options.story_window);
     while let Some(first) = rx.blocking_recv() {
         batch.push(first);
@@ -398,7 +399,6 @@ fn apply_batch(
     // IMMEDIATE: take the write lock first (waiting on the busy timeout). A deferred
     // transaction that reads and then writes fails at once if another process wrote meanwhile.
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    stories.refresh(&tx, Utc::now())?;
     let mut replies = Vec::with_capacity(batch.len());
     for req in batch {
         match apply(&tx, &req.op, stories) {

@@ -5,11 +5,6 @@
 use super::render::{Doc, Section};
 use crate::store::Source;
 
-pub fn is_http(url: &str) -> bool {
-    let lower = url.trim_start().to_ascii_lowercase();
-    lower.starts_with("https://") || lower.starts_with("http://")
-}
-
 /// `s` cut to `max` characters, with `…` when cut.
 pub fn truncate(s: &str, max: usize) -> String {
     if s.chars().count() <= max {

@@ -6,7 +6,6 @@ use crate::feed_state::HealthEvent;
 use crate::store::{AlertContext, AlertEvent, FeedEvent, Source, TopicMatch};
 use crate::text;
 
-use super::format::is_http;
 use super::template::{self, Part, Templates};
 use super::{Content, Message};
 
@@ -209,6 +208,12 @@ fn feed_section(f: &FeedEvent, with_heading: bool) -> Section {
         lines,
         sources: Vec::new(),
     }
+}
+
+/// Whether `url` is an http(s) link: the only kind a message may carry as a link.
+pub fn is_http(url: &str) -> bool {
+    let lower = url.trim_start().to_ascii_lowercase();
+    lower.starts_with("https://") || lower.starts_with("http://")
 }
 
 #[cfg(test)]

@@ -200,6 +200,12 @@ pub fn end_name(raw: &str) -> &str {
     &inner[..len]
 }
 
+/// Whether an element with `prefix` is (likely) Atom's in an Atom document: other
+/// vocabularies (`media:content`, `media:title`) have types of their own.
+pub fn atom_name(prefix: &str) -> bool {
+    prefix.is_empty() || prefix == "atom"
+}
+
 pub fn split_qname(name: &str) -> (&str, &str) {
     match name.split_once(':') {
         Some((p, l)) => (p, l),

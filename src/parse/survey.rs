@@ -6,7 +6,7 @@
 
 use super::dialect::{Dialect, Sniffed};
 use super::hints::{self, PollHints};
-use super::lex::{self, Kind, Lexer, Tag};
+use super::lex::{self, Kind, Lexer, Tag, atom_name};
 use super::repair::defuse;
 use super::repair::escapes::{Reference, classify};
 use super::repair::markup::holds_text;
@@ -378,12 +378,6 @@ fn odd_case(prefix: &str, local: &str) -> bool {
         return false;
     }
     canonical_name(local).is_some_and(|c| c != local)
-}
-
-/// Whether an element with `prefix` is (likely) Atom's in an Atom document: other
-/// vocabularies (`media:content`, `media:title`) have types of their own.
-pub fn atom_name(prefix: &str) -> bool {
-    prefix.is_empty() || prefix == "atom"
 }
 
 /// An Atom text construct or content whose `type` feed-rs rejects.

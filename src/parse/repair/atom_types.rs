@@ -2,8 +2,7 @@
 //! where text/html/xhtml belong, other case, blanks, garbage.
 
 use super::{Fixed, Repair, splice};
-use crate::parse::lex::{Kind, Lexer, Tag, split_qname};
-use crate::parse::survey::atom_name;
+use crate::parse::lex::{Kind, Lexer, Tag, atom_name, split_qname};
 
 pub fn normalize(doc: &str) -> Option<Fixed> {
     let mut edits: Vec<(usize, usize, &'static str)> = Vec::new();

@@ -3,8 +3,7 @@
 //! markup in CDATA makes it the element's text, which is what the publisher meant.
 
 use super::{Fixed, Repair, splice};
-use crate::parse::lex::{Kind, Lexer, Tag, end_name, split_qname};
-use crate::parse::survey::atom_name;
+use crate::parse::lex::{Kind, Lexer, Tag, atom_name, end_name, split_qname};
 
 /// Whether an element of an RSS (`atom == false`) or Atom document holds text (or HTML as
 /// text), so that child elements in it are unescaped markup.

@@ -490,6 +490,118 @@ subject_template = "{{{{ topic }}}}: {{{{ story.title }}}} ({{{{ sources | lengt
     assert!(!html.contains("<script"), "{html}");
 }
 
+/// aiosmtpd requiring AUTH (LOGIN or PLAIN; allowed without TLS for this loopback test),
+/// accepting one user and password and writing every attempt to `attempts` as a JSON line.
+async fn smtp_server_with_auth(maildir: &Path, attempts: &Path) -> Smtp {
+    let script = r#"
+import json, sys, time
+from aiosmtpd.controller import Controller
+from aiosmtpd.handlers import Mailbox
+from aiosmtpd.smtp import AuthResult, LoginPassword
+port, maildir, attempts = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+def check(server, session, envelope, mechanism, data):
+    ok = isinstance(data, LoginPassword) and data.login == b"alerts" and data.password == b"s3cret pw"
+    login = data.login.decode() if isinstance(data, LoginPassword) else None
+    with open(attempts, "a") as f:
+        f.write(json.dumps({"mechanism": mechanism, "login": login, "ok": ok}) + "\n")
+    return AuthResult(success=ok)
+Controller(Mailbox(maildir), hostname="127.0.0.1", port=port, authenticator=check,
+           auth_required=True, auth_require_tls=False).start()
+while True:
+    time.sleep(3600)
+"#;
+    let port = free_port();
+    let child = std::process::Command::new("/usr/bin/python3")
+        .args(["-c", script, &port.to_string()])
+        .arg(maildir)
+        .arg(attempts)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start aiosmtpd");
+    let smtp = Smtp { child, port };
+    eventually(Duration::from_secs(10), "aiosmtpd listening", || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    })
+    .await;
+    smtp
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn email_logs_in_with_its_credentials_and_a_wrong_password_fails_the_alert() {
+    let feeds = seed_feed().await;
+    let dir = tempfile::tempdir().unwrap();
+    let maildir = dir.path().join("Maildir");
+    let attempts = dir.path().join("attempts.jsonl");
+    let smtp = smtp_server_with_auth(&maildir, &attempts).await;
+    std::fs::write(dir.path().join("wrong-password"), "not it\n").unwrap();
+    // aiosmtpd stops answering after a refused login: the whole delivery's timeout ends it.
+    let with_timeout = |c: String| c.replace("[daemon]\n", "[daemon]\ntimeout = \"2s\"\n");
+    let env = Env::new(&with_timeout(config(
+        &feeds.uri(),
+        &["mail", "wrong"],
+        &format!(
+            r#"[[notifier]]
+name = "mail"
+kind = "email"
+smtp = "smtp+plain://127.0.0.1:{0}"
+from = "feedwatch@example.org"
+to = ["analyst@example.org"]
+username = "alerts"
+password = "s3cret pw"
+
+[[notifier]]
+name = "wrong"
+kind = "email"
+smtp = "smtp+plain://127.0.0.1:{0}"
+from = "feedwatch@example.org"
+to = ["analyst@example.org"]
+username = "alerts"
+password = {{ file = "{1}" }}
+"#,
+            smtp.port,
+            dir.path().join("wrong-password").display()
+        ),
+    )));
+    let out = env.run(&["poll", "--json"]);
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["alerts_sent"], 1, "{summary}");
+    let mails = read_maildir(&maildir);
+    assert_eq!(
+        mails.len(),
+        1,
+        "only the right password delivers: {mails:?}"
+    );
+    let seen: Vec<Value> = std::fs::read_to_string(&attempts)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(
+        seen.iter()
+            .any(|a| a["login"] == "alerts" && a["ok"] == true),
+        "{seen:?}"
+    );
+    assert!(
+        seen.iter()
+            .any(|a| a["login"] == "alerts" && a["ok"] == false),
+        "{seen:?}"
+    );
+    let alerts = env.json(&["alerts", "--json"]);
+    let refused = alerts
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["notifier"] == "wrong")
+        .unwrap();
+    assert_ne!(refused["status"], "sent", "{refused}");
+    let error = refused["last_error"].as_str().unwrap();
+    assert!(
+        error.contains("SMTP") && !error.contains("not it"),
+        "the reason, never the password: {refused}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn exec_gets_the_json_on_stdin_and_its_exit_status_and_timeout_count() {
     let feeds = seed_feed().await;

@@ -109,7 +109,12 @@ async fn sqlite3_backup_while_the_daemon_writes_gives_a_consistent_copy() {
         last = items;
         let feeds = env.json(&["--db", &dest.display().to_string(), "feeds", "--json"]);
         assert_eq!(feeds.as_array().map(Vec::len), Some(FEEDS));
-        tokio::time::sleep(Duration::from_millis(700)).await;
+        // The next copy is taken once the daemon has written more (a loaded machine may take
+        // longer than a schedule period to), so each round backs up a database in motion.
+        d.wait_for("more items after the copy", async || {
+            count(&db, "SELECT COUNT(*) FROM items") > items
+        })
+        .await;
     }
     assert!(
         d.child.try_wait().unwrap().is_none(),

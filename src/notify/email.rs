@@ -25,6 +25,9 @@ pub struct Email {
     from: Mailbox,
     to: Vec<Mailbox>,
     templates: Templates,
+    /// A whole delivery: lettre's own timeout does not cover every wait (a server that stops
+    /// answering in the middle of AUTH held a delivery until the server's idle timeout).
+    timeout: Duration,
 }
 
 impl Email {
@@ -48,6 +51,7 @@ impl Email {
             from: c.from.clone(),
             to: c.to.clone(),
             templates,
+            timeout,
         })
     }
 
@@ -104,7 +108,17 @@ impl Notifier for Email {
                 Ok(m) => m,
                 Err(error) => return Delivery::Permanent { error },
             };
-            match self.transport.send(mail).await {
+            let Ok(sent) = tokio::time::timeout(self.timeout, self.transport.send(mail)).await
+            else {
+                return Delivery::Retry {
+                    error: format!(
+                        "SMTP: no answer within {}",
+                        humantime::format_duration(self.timeout)
+                    ),
+                    not_before: None,
+                };
+            };
+            match sent {
                 Ok(_) => Delivery::Sent,
                 Err(e) if e.is_permanent() => Delivery::Permanent {
                     error: format!("the SMTP server refused the mail: {e}"),

@@ -1,6 +1,8 @@
 //! Progress on stderr for long one-shot work (`poll` of many feeds, `opml import`, `match
 //! --since` replays): drawn only when stderr is a terminal, cleared before the results print.
 
+use std::io::Write;
+
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::out::progress_wanted;
@@ -35,6 +37,13 @@ impl Progress {
     fn target(bar: ProgressBar) -> ProgressBar {
         if progress_wanted() {
             bar.set_draw_target(ProgressDrawTarget::stderr());
+            // A log line meanwhile goes above the bar, not into it.
+            let drawn = bar.clone();
+            feedwatch::logging::stderr::route(Some(Box::new(move |line| {
+                drawn.suspend(|| {
+                    let _ = std::io::stderr().write_all(line);
+                });
+            })));
         } else {
             bar.set_draw_target(ProgressDrawTarget::hidden());
         }
@@ -54,6 +63,13 @@ impl Progress {
 
     /// Remove the bar, so the results print on a clean line.
     pub fn done(self) {
+        drop(self);
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        feedwatch::logging::stderr::route(None);
         self.bar.finish_and_clear();
     }
 }

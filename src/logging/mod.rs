@@ -12,6 +12,7 @@
 
 mod journald;
 mod json;
+pub mod stderr;
 
 use std::io::IsTerminal;
 use std::sync::OnceLock;
@@ -106,7 +107,7 @@ fn plain() -> Output {
         // Every field quoted and escaped when it is more than a word: feed text in a log
         // line can neither forge fields or lines nor send escapes to a terminal.
         .fmt_fields(SafeFields)
-        .with_writer(std::io::stderr)
+        .with_writer(stderr::event)
         // A stderr that stopped reading (`poll 2>&1 | head`) must not turn into a panic: the
         // subscriber's own report of the failed write would go to that same stderr.
         .log_internal_errors(false)
@@ -131,7 +132,7 @@ fn json() -> Output {
     tracing_subscriber::fmt::layer()
         .event_format(json::JsonLines)
         .fmt_fields(SafeFields)
-        .with_writer(std::io::stderr)
+        .with_writer(stderr::event)
         .log_internal_errors(false)
         .with_ansi(false)
         .boxed()

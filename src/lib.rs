@@ -5,11 +5,13 @@
 //! [`limits`]: which due poll starts next) → [`fetch`] (async HTTP; [`netguard`]: where it
 //! may connect) → [`prepare`] (the CPU
 //! stage: [`parse`], text, [`identity`], topic matching) → [`store`] (one writer thread:
-//! items, stories, outbox) → [`notify`] (dispatcher and notifiers). [`poll`] is one poll of
+//! items, stories, outbox) → [`notify`] (dispatcher and notifiers; [`alert`]: what an alert
+//! says). [`poll`] is one poll of
 //! one feed through those stages, [`feed_state`] what a poll does to a feed; [`daemon`] wires
 //! them into the service, with [`control`] for the CLI to reach it, [`http`] and [`metrics`]
 //! for health and metrics, and [`logging`] for where the log goes.
 
+pub mod alert;
 pub mod cluster;
 pub mod config;
 pub mod control;

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use minijinja::{Environment, UndefinedBehavior, Value};
 use serde_json::json;
 
-use crate::store::{AlertContext, TopicMatch};
+use crate::alert::{AlertContext, TopicMatch};
 
 /// Which text a template makes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,7 +116,7 @@ fn describe(e: minijinja::Error) -> String {
 /// The variables of one topic alert.
 pub fn context(alert: &AlertContext, m: &TopicMatch, held_back: usize) -> Value {
     Value::from(minijinja::value::Serde(json!({
-        "alert": {"id": alert.uid, "event": "topic.match", "created": crate::store::fmt_time(alert.created)},
+        "alert": {"id": alert.uid, "event": "topic.match", "created": alert.created.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)},
         "topic": m.topic,
         "matched_terms": m.matched_terms,
         "story": m.story,

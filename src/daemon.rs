@@ -337,7 +337,7 @@ impl Loop {
                 done = async {
                     let started = Instant::now();
                     let done = poller.poll_guarded(&feed, &state).await;
-                    crate::metrics::poll_done(&done.report, started.elapsed());
+                    crate::metrics::poll_done(&done.report.tally(), started.elapsed());
                     done
                 } => {
                     if done.report.alerts_created > 0 {

@@ -4,12 +4,11 @@
 //! Events are counted where they happen, one call each, through the `metrics` facade; until
 //! [`install`] (a daemon with `[http] listen`) those calls do nothing, so the CLI and a daemon
 //! without the endpoint pay nothing. What describes stored state (feeds by state, the outbox,
-//! the database size) is read from the database when scraped ([`render`]), never on a timer:
+//! the database size) is read from the database when scraped (`http/scrape.rs`), never on a timer:
 //! an idle daemon stays asleep. Labels carry only names from the config (feeds are never a
 //! label: thousands of them would make thousands of series) and fixed words.
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -17,8 +16,6 @@ use metrics::{counter, gauge, histogram};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 use crate::config::Config;
-use crate::poll::FeedReport;
-use crate::store::Store;
 
 /// What a family is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -259,9 +256,20 @@ pub fn status_class(status: Option<u16>) -> &'static str {
     }
 }
 
+/// What one poll did, as the counters see it.
+#[derive(Debug, Clone, Copy)]
+pub struct PollTally<'a> {
+    /// `ok`, `not_modified`, `error`, `gone`, `skipped`, …
+    pub status: &'a str,
+    pub http_status: Option<u16>,
+    pub new_items: usize,
+    pub updated_items: usize,
+    pub alerts_created: usize,
+}
+
 /// A poll ended (the daemon's scheduler calls this for each).
-pub fn poll_done(report: &FeedReport, took: Duration) {
-    let result = report.status.clone();
+pub fn poll_done(report: &PollTally<'_>, took: Duration) {
+    let result = report.status.to_string();
     counter!(POLLS, "result" => result.clone()).increment(1);
     histogram!(POLL_SECONDS, "result" => result).record(took.as_secs_f64());
     if report.status != "skipped" {
@@ -323,105 +331,9 @@ pub fn upkeep() {
     }
 }
 
-/// What the database holds that the gauges show.
-#[derive(Debug, Default, PartialEq)]
-pub struct Stored {
-    /// Configured feeds by state.
-    pub feeds: BTreeMap<String, u64>,
-    pub pending: BTreeMap<String, u64>,
-    pub failed: BTreeMap<String, u64>,
-    pub oldest_pending: Option<chrono::DateTime<chrono::Utc>>,
-}
-
-fn read_stored(conn: &rusqlite::Connection, config: &Config) -> anyhow::Result<Stored> {
-    let configured: std::collections::HashSet<&str> =
-        config.feeds.iter().map(|f| f.name.as_str()).collect();
-    let mut out = Stored::default();
-    for state in ["new", "ok", "failing", "gone"] {
-        out.feeds.insert(state.to_string(), 0);
-    }
-    let mut stmt = conn.prepare_cached("SELECT name, state FROM feeds")?;
-    let mut rows = stmt.query([])?;
-    let mut seen = 0u64;
-    while let Some(r) = rows.next()? {
-        let name: String = r.get(0)?;
-        if configured.contains(name.as_str()) {
-            seen += 1;
-            *out.feeds.entry(r.get(1)?).or_default() += 1;
-        }
-    }
-    // Configured feeds the database has no row for yet are new.
-    *out.feeds.entry("new".into()).or_default() += (configured.len() as u64).saturating_sub(seen);
-    for n in &config.notifiers {
-        out.pending.insert(n.name.clone(), 0);
-        out.failed.insert(n.name.clone(), 0);
-    }
-    let mut stmt = conn.prepare_cached(
-        "SELECT notifier, status, COUNT(*) FROM alerts WHERE status IN ('pending', 'failed')
-         GROUP BY notifier, status",
-    )?;
-    let mut rows = stmt.query([])?;
-    while let Some(r) = rows.next()? {
-        let (notifier, status, n): (String, String, i64) = (r.get(0)?, r.get(1)?, r.get(2)?);
-        let map = if status == "pending" {
-            &mut out.pending
-        } else {
-            &mut out.failed
-        };
-        map.insert(notifier, n.max(0) as u64);
-    }
-    let oldest: Option<String> = conn.query_row(
-        "SELECT MIN(created) FROM alerts WHERE status = 'pending'",
-        [],
-        |r| r.get(0),
-    )?;
-    out.oldest_pending = oldest.as_deref().and_then(crate::store::parse_time);
-    Ok(out)
-}
-
-/// The database file and its write-ahead log, in bytes.
-fn database_bytes(db: &std::path::Path) -> u64 {
-    let mut wal = db.as_os_str().to_owned();
-    wal.push("-wal");
-    [db.to_path_buf(), std::path::PathBuf::from(wal)]
-        .iter()
-        .filter_map(|p| std::fs::metadata(p).ok())
-        .map(|m| m.len())
-        .sum()
-}
-
-/// Set the gauges read on scrape from `stored`.
-fn set_stored(stored: &Stored, now: chrono::DateTime<chrono::Utc>) {
-    for (state, n) in &stored.feeds {
-        gauge!(FEEDS, "state" => state.clone()).set(*n as f64);
-    }
-    for (notifier, n) in &stored.pending {
-        gauge!(PENDING, "notifier" => notifier.clone()).set(*n as f64);
-    }
-    for (notifier, n) in &stored.failed {
-        gauge!(FAILED, "notifier" => notifier.clone()).set(*n as f64);
-    }
-    let age = stored
-        .oldest_pending
-        .map_or(0.0, |t| (now - t).num_milliseconds().max(0) as f64 / 1000.0);
-    gauge!(OLDEST_PENDING).set(age);
-}
-
-/// Everything, in the Prometheus text format: the stored-state gauges read now, then every
-/// family.
-pub async fn render(store: &Arc<Store>, config: Arc<Config>) -> anyhow::Result<String> {
-    let handle = HANDLE
-        .get()
-        .context("metrics are not recorded by this process")?;
-    let path = store.path().to_path_buf();
-    let stored = store
-        .read_async(move |c| read_stored(c, &config))
-        .await
-        .context("reading the database for metrics")?;
-    set_stored(&stored, chrono::Utc::now());
-    gauge!(DATABASE_BYTES).set(database_bytes(&path) as f64);
-    handle.run_upkeep();
-    Ok(handle.render())
+/// The recorder's handle, once [`install`] ran (the endpoint renders through it).
+pub fn handle() -> Option<&'static PrometheusHandle> {
+    HANDLE.get()
 }
 
 #[cfg(test)]
@@ -440,14 +352,12 @@ mod tests {
         .unwrap()
     }
 
-    fn report(status: &str, http: Option<u16>, new: usize) -> FeedReport {
-        FeedReport {
-            name: "a".into(),
-            status: status.into(),
+    fn report(status: &str, http: Option<u16>, new: usize) -> PollTally<'_> {
+        PollTally {
+            status,
             http_status: http,
             new_items: new,
             updated_items: 0,
-            error: None,
             alerts_created: new,
         }
     }
@@ -505,34 +415,6 @@ mod tests {
             samples(&text, POLL_SECONDS).join("\n")
         );
         assert!(text.contains("feedwatch_poll_duration_seconds_count{result=\"ok\"} 1"));
-    }
-
-    #[test]
-    fn stored_state_counts_configured_feeds_and_zeroes_idle_notifiers() {
-        let conn = rusqlite::Connection::open_in_memory().unwrap();
-        conn.execute_batch(
-            "CREATE TABLE feeds (name TEXT, state TEXT);
-             INSERT INTO feeds VALUES ('a', 'failing'), ('removed', 'ok');
-             CREATE TABLE alerts (notifier TEXT, status TEXT, created TEXT);
-             INSERT INTO alerts VALUES ('hook', 'pending', '2026-01-01T10:00:00.000Z'),
-               ('hook', 'pending', '2026-01-01T09:00:00.000Z'), ('old', 'failed', '2025-01-01T00:00:00.000Z'),
-               ('hook', 'sent', '2020-01-01T00:00:00.000Z');",
-        )
-        .unwrap();
-        let s = read_stored(&conn, &config()).unwrap();
-        assert_eq!(s.feeds["failing"], 1);
-        assert_eq!(s.feeds["new"], 1, "b has no row yet");
-        assert_eq!(s.feeds["ok"], 0, "a removed feed is not counted");
-        assert_eq!(s.pending["hook"], 2);
-        assert_eq!(s.failed["hook"], 0);
-        assert_eq!(
-            s.failed["old"], 1,
-            "a removed notifier's failed alerts still show"
-        );
-        assert_eq!(
-            s.oldest_pending.map(|t| t.to_rfc3339()),
-            Some("2026-01-01T09:00:00+00:00".into())
-        );
     }
 
     #[test]

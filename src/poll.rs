@@ -34,6 +34,19 @@ pub struct FeedReport {
 }
 
 impl FeedReport {
+    /// What the poll counters count of this report.
+    pub fn tally(&self) -> crate::metrics::PollTally<'_> {
+        crate::metrics::PollTally {
+            status: &self.status,
+            http_status: self.http_status,
+            new_items: self.new_items,
+            updated_items: self.updated_items,
+            alerts_created: self.alerts_created,
+        }
+    }
+}
+
+impl FeedReport {
     /// A feed that was not polled, and why.
     pub fn skipped(name: &str, why: String) -> Self {
         Self {

@@ -6,6 +6,8 @@
 //! until its next due poll is healthy; one whose loop missed its wake-up by more than
 //! [`STUCK_AFTER`] is not. Everything is computed when asked: nothing here wakes the daemon.
 
+mod scrape;
+
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -264,7 +266,7 @@ async fn respond(req: Request<Incoming>, shared: &Shared) -> Response<Full<Bytes
         }
         ("/metrics", &Method::GET) => {
             let config = Arc::clone(&shared.config.borrow());
-            match crate::metrics::render(&shared.store, config).await {
+            match scrape::render(&shared.store, config).await {
                 Ok(body) => text(StatusCode::OK, body, PROMETHEUS),
                 Err(e) => {
                     tracing::warn!(error = %format!("{e:#}"), "metrics scrape failed");

@@ -337,10 +337,11 @@ pub fn handle() -> Option<&'static PrometheusHandle> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn config() -> Config {
+    /// Two feeds, one topic, one notifier (`hook`): shared with the scrape's tests.
+    pub(crate) fn config() -> Config {
         crate::config::parse(
             std::path::Path::new("/t/feedwatch.toml"),
             "[[feed]]\nname = \"a\"\nurl = \"https://a.example/f\"\n\

@@ -37,12 +37,9 @@ impl Ui {
             Some("0") => false,
             _ => stdout_is_tty,
         };
-        // no-color.org: set to anything but the empty string.
-        let no_color = no_color.is_some_and(|v| !v.is_empty());
-        let dumb = term.is_some_and(|t| t == "dumb");
         Self {
             terminal,
-            colour: terminal && !no_color && !dumb,
+            colour: terminal && feedwatch::logging::colour_allowed(no_color, term),
             width: width.filter(|w| *w >= 20).unwrap_or(DEFAULT_WIDTH),
         }
     }

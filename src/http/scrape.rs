@@ -115,18 +115,7 @@ pub async fn render(store: &Arc<Store>, config: Arc<Config>) -> anyhow::Result<S
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn config() -> Config {
-        crate::config::parse(
-            std::path::Path::new("/t/feedwatch.toml"),
-            "[[feed]]\nname = \"a\"\nurl = \"https://a.example/f\"\n\
-             [[feed]]\nname = \"b\"\nurl = \"https://b.example/f\"\n\
-             [[topic]]\nname = \"cr\"\nquery = \"Lavrov\"\nnotify = [\"hook\"]\n\
-             [[notifier]]\nname = \"hook\"\nkind = \"log\"\n",
-            crate::config::Secrets::Skip,
-        )
-        .unwrap()
-    }
+    use crate::metrics::tests::config;
 
     #[test]
     fn stored_state_counts_configured_feeds_and_zeroes_idle_notifiers() {

@@ -123,8 +123,8 @@ fn plain() -> Output {
 }
 
 /// Whether the environment lets a terminal be coloured: not with a non-empty `NO_COLOR`
-/// (no-color.org), nor on `TERM=dumb` — the same rule as the command line's tables.
-fn colour_allowed(no_color: Option<&std::ffi::OsStr>, term: Option<&std::ffi::OsStr>) -> bool {
+/// (no-color.org), nor on `TERM=dumb`. The log and the command line's tables both ask this.
+pub fn colour_allowed(no_color: Option<&std::ffi::OsStr>, term: Option<&std::ffi::OsStr>) -> bool {
     no_color.is_none_or(|v| v.is_empty()) && term.is_none_or(|t| t != "dumb")
 }
 
